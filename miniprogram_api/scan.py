@@ -1,0 +1,63 @@
+"""GET /api/v1/scan/<code>: what a scan of a building's printed code shows."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from miniprogram_api.fields import LocalDateTime
+from webapp.domain import registry
+
+blp = Blueprint("scan", __name__, url_prefix="/api/v1/scan", description="扫码：楼栋信息")
+
+
+class ScanBuildingSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    address = fields.String()
+    community = fields.String()
+    grid = fields.String()
+
+
+class ContactSchema(Schema):
+    role = fields.String()
+    name = fields.String()
+    phone_masked = fields.String()
+    categories = fields.List(fields.String())
+
+
+class CategorySchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String(metadata={"enum": ["report", "wish"]})
+
+
+class OpenTicketSchema(Schema):
+    id = fields.String()
+    number = fields.String()
+    category = fields.String()
+    summary = fields.String()
+    status = fields.String()
+    created_at = LocalDateTime()
+    me_too_count = fields.Integer()
+
+
+class ScanSchema(Schema):
+    building = fields.Nested(ScanBuildingSchema)
+    units = fields.List(fields.String())
+    contacts = fields.List(fields.Nested(ContactSchema))
+    categories = fields.List(fields.Nested(CategorySchema))
+    open_tickets = fields.List(fields.Nested(OpenTicketSchema))
+
+
+@blp.route("/<string:code>")
+class Scan(MethodView):
+    @blp.response(200, ScanSchema)
+    @blp.alt_response(404, description="未知的二维码")
+    @blp.alt_response(410, description="二维码已停用")
+    def get(self, code: str):
+        """The building behind a printed code, its contacts and open reports. No login needed.
+
+        Raises 404 for an unknown code, 410 for a revoked one.
+        """
+        return registry.scan(code)

@@ -1,0 +1,111 @@
+"""Factories: small, realistic registries built straight through the models."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from webapp.domain.codes import issue_code
+from webapp.extensions import db
+from webapp.models import (
+    Building,
+    Category,
+    Community,
+    Department,
+    Grid,
+    Person,
+    Responsibility,
+    Role,
+    StaffAssignment,
+    Street,
+    TicketKind,
+    Unit,
+)
+
+
+@dataclass
+class Registry:
+    street: Street
+    community: Community
+    grids: list[Grid]
+    buildings: list[Building]
+    codes: dict[int, str]
+    workers: list[Person]
+    professional: Person
+    community_staff: Person
+    categories: dict[str, Category] = field(default_factory=dict)
+
+
+def make_person(name: str, phone: str = "13800000000", **kwargs) -> Person:
+    person = Person(name=name, phone=phone, **kwargs)
+    db.session.add(person)
+    db.session.flush()
+    return person
+
+
+def make_registry(buildings_per_grid: int = 2) -> Registry:
+    """One street, one community, two grids with their workers, a housing department whose
+    professional grid worker owns the elevator category in both grids, and codes for all."""
+    street = Street(code="FL", name="凤凰街道", ticket_prefix="JY")
+    community = Community(code="FL-01", name="幸福社区", street=street)
+    db.session.add_all([street, community])
+    workers = [
+        make_person("张丽", "13812345678", code="P-ZL"),
+        make_person("王强", "13987654321", code="P-WQ"),
+    ]
+    professional = make_person("李建国", "13700001111", code="P-LJG")
+    community_staff = make_person("赵敏", "13600002222", code="P-ZM")
+    housing = Department(code="ZJ", name="住建局")
+    db.session.add(housing)
+    categories = {
+        "light": Category(code="light", name="楼道照明", kind=TicketKind.REPORT, sort_order=1),
+        "fire_lane": Category(
+            code="fire_lane", name="消防通道堵塞", kind=TicketKind.REPORT, sort_order=2,
+            accept_hours=1, resolve_hours=24,
+        ),
+        "elevator": Category(
+            code="elevator", name="电梯故障", kind=TicketKind.REPORT, department=housing,
+            sort_order=3,
+        ),
+        "wish": Category(code="wish", name="心语心愿", kind=TicketKind.WISH, sort_order=9),
+    }
+    db.session.add_all(categories.values())
+    grids, buildings = [], []
+    for index, worker in enumerate(workers, start=1):
+        grid = Grid(code=f"FL-01-G{index}", name=f"第{index}网格", community=community, worker=worker)
+        db.session.add(grid)
+        grids.append(grid)
+        db.session.add(StaffAssignment(person=worker, role=Role.GRID_WORKER, grid=grid))
+        for number in range(1, buildings_per_grid + 1):
+            building = Building(
+                code=f"FL-01-G{index}-B{number}",
+                name=f"{index}区{number}号楼",
+                address=f"凤凰路{index * 100 + number}号",
+                grid=grid,
+            )
+            building.units = [Unit(name=f"{u}单元", sort_order=u) for u in (1, 2)]
+            db.session.add(building)
+            buildings.append(building)
+    db.session.flush()
+    for grid in grids:
+        db.session.add(
+            Responsibility(grid_id=grid.id, category=categories["elevator"], person_id=professional.id)
+        )
+    db.session.add(
+        StaffAssignment(person=professional, role=Role.PROFESSIONAL, department=housing)
+    )
+    db.session.add(
+        StaffAssignment(person=community_staff, role=Role.COMMUNITY_STAFF, community=community)
+    )
+    db.session.flush()
+    codes = {b.id: issue_code(b.id).code for b in buildings}
+    db.session.commit()
+    return Registry(
+        street=street,
+        community=community,
+        grids=grids,
+        buildings=buildings,
+        codes=codes,
+        workers=workers,
+        professional=professional,
+        community_staff=community_staff,
+        categories=categories,
+    )

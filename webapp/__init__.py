@@ -1,0 +1,59 @@
+"""The Flask application: create_app wires config, extensions, doors onto the domain and CLI."""
+from __future__ import annotations
+
+from flask import Flask
+
+from webapp.config import Config, config_from_env
+
+
+def create_app(config: type[Config] | None = None, **overrides) -> Flask:
+    """Build the app from a config class (default: APP_ENV) and keyword overrides.
+
+    Only wiring happens here: no queries, no schema creation, no network.
+    """
+    app = Flask(__name__, instance_relative_config=False)
+    config = config or config_from_env()
+    config.check()
+    app.config.from_object(config)
+    app.config.update(overrides)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    from webapp import models  # noqa: F401 - registers the tables
+    from flask_smorest import Api
+
+    from webapp.extensions import db, migrate, render_migration_item
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(_migrations_dir()),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_item,
+    )
+    api = Api(app)
+
+    import miniprogram_api
+
+    miniprogram_api.register(api, app)
+
+    from webapp.h5 import bp as h5_bp
+
+    app.register_blueprint(h5_bp)
+
+    from webapp.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from webapp.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).parent / "migrations"

@@ -1,0 +1,11 @@
+"""Command-line entry points (flask --app webapp ...), one module per area."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_cli(app: Flask) -> None:
+    from webapp.cli import codes
+
+    for module in (codes,):
+        app.cli.add_command(module.group)

@@ -1,0 +1,139 @@
+"""Typed domain errors and the one module that maps them (and every HTTP error) to responses.
+
+Every error leaves the API in one shape: {"code", "message", "errors"}; the message is for
+people (zh-CN), the code for programs.
+"""
+from __future__ import annotations
+
+from flask import Flask, jsonify, make_response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "请求有误"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, errors=None):
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+        if code:
+            self.code = code
+        self.errors = errors or {}
+
+
+class Invalid(DomainError):
+    status = 422
+    code = "validation_error"
+    message = "提交的内容有误，请检查后重试"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+    message = "请先登录"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    message = "您没有权限进行此操作"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    message = "未找到"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    message = "操作冲突，请刷新后重试"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    message = "当前状态下不能进行此操作"
+
+
+class Gone(DomainError):
+    status = 410
+    code = "gone"
+    message = "该二维码已停用"
+
+
+# Chinese texts for HTTP errors raised outside the domain (routing, parsing, limits).
+HTTP_MESSAGES = {
+    400: ("bad_request", "请求格式有误"),
+    401: ("unauthorized", "请先登录"),
+    403: ("forbidden", "您没有权限进行此操作"),
+    404: ("not_found", "未找到"),
+    405: ("method_not_allowed", "不支持的请求方式"),
+    409: ("conflict", "操作冲突，请刷新后重试"),
+    410: ("gone", "已停用"),
+    413: ("too_large", "上传的内容过大"),
+    415: ("unsupported_media_type", "不支持的文件类型"),
+    422: ("validation_error", "提交的内容有误，请检查后重试"),
+    429: ("rate_limited", "操作太频繁，请稍后再试"),
+    500: ("internal_error", "服务器开小差了，请稍后再试"),
+}
+
+
+def error_body(code: str, message: str, errors=None) -> dict:
+    return {"code": code, "message": message, "errors": errors or {}}
+
+
+def _wants_json() -> bool:
+    if request.path.startswith(("/api/", "/wechat/")):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
+def _respond(status: int, code: str, message: str, errors=None, headers=None):
+    if _wants_json():
+        response = jsonify(error_body(code, message, errors))
+    else:
+        response = make_response(render_template("error.html", status=status, message=message))
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def handle_domain_error(error: DomainError):
+        return _respond(error.status, error.code, error.message, error.errors)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        status = error.code or 500
+        code, message = HTTP_MESSAGES.get(status, ("http_error", error.name))
+        errors = None
+        data = getattr(error, "data", None)  # webargs/flask-smorest validation details
+        if data and isinstance(data, dict) and "messages" in data:
+            errors = _flatten_locations(data["messages"])
+        headers = dict(error.get_headers()) if status in (405, 429) else None
+        if headers:
+            headers.pop("Content-Type", None)
+        return _respond(status, code, message, errors, headers)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        code, message = HTTP_MESSAGES[500]
+        return _respond(500, code, message)
+
+
+def _flatten_locations(messages: dict) -> dict:
+    """webargs nests errors by location (json, query, ...); clients want them by field."""
+    flat: dict = {}
+    for location_errors in messages.values():
+        if isinstance(location_errors, dict):
+            flat.update(location_errors)
+        else:
+            flat.setdefault("_schema", []).extend(location_errors)
+    return flat

@@ -1,0 +1,121 @@
+"""Tickets (reports and wishes) and the append-only events of their lives."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.base import IdString, UTCDateTime, new_id, utcnow
+from webapp.models.categories import TicketKind
+
+
+class TicketStatus(str, enum.Enum):
+    PENDING = "pending"  # no one to route to yet: the community's dispatch queue
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    RESOLVED = "resolved"  # awaiting the reporter
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    MERGED = "merged"
+
+
+OPEN_STATUSES = (
+    TicketStatus.PENDING,
+    TicketStatus.DISPATCHED,
+    TicketStatus.ACCEPTED,
+    TicketStatus.RESOLVED,
+)
+
+STATUS_LABELS = {
+    TicketStatus.PENDING: "待派单",
+    TicketStatus.DISPATCHED: "已派单",
+    TicketStatus.ACCEPTED: "处理中",
+    TicketStatus.RESOLVED: "待评价",
+    TicketStatus.CLOSED: "已办结",
+    TicketStatus.REJECTED: "已驳回",
+    TicketStatus.MERGED: "已合并",
+}
+
+
+def _enum(cls, length):
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class Ticket(db.Model):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_building_status", "building_id", "status"),
+        Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        Index("ix_tickets_grid_status", "grid_id", "status"),
+        Index("ix_tickets_community_status", "community_id", "status"),
+        Index("ix_tickets_reporter_created", "reporter_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(IdString(), primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[TicketKind] = mapped_column(_enum(TicketKind, 10))
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus, 12))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    # The place, copied down the tree at submission so that scope queries need no joins.
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"))
+    unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("units.id"))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    # Null for an anonymous wish: only reporter_key (a keyed hash) can find it again.
+    reporter_id: Mapped[Optional[str]] = mapped_column(IdString(), ForeignKey("people.id"))
+    reporter_key: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    is_anonymous: Mapped[bool] = mapped_column(default=False)
+    is_rider_report: Mapped[bool] = mapped_column(default=False)
+    contact_phone: Mapped[Optional[str]] = mapped_column(String(20))
+    assignee_id: Mapped[Optional[str]] = mapped_column(IdString(), ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    dispatched_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    accept_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    resolve_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    me_too_count: Mapped[int] = mapped_column(default=0)
+    rating: Mapped[Optional[int]] = mapped_column()
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    category = relationship("Category")
+    building = relationship("Building")
+    unit = relationship("Unit")
+    grid = relationship("Grid")
+    assignee = relationship("Person", foreign_keys=[assignee_id])
+    events: Mapped[list["TicketEvent"]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id"
+    )
+
+
+class TicketEvent(db.Model):
+    """One line of a ticket's timeline: who did what, as which role, why, with which photos."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(IdString(), ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[Optional[str]] = mapped_column(IdString(), ForeignKey("people.id"))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[Optional[str]] = mapped_column(String(12))
+    to_status: Mapped[Optional[str]] = mapped_column(String(12))
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    reason: Mapped[Optional[str]] = mapped_column(String(40))
+    # The rule that made a routing decision, e.g. "matrix", "standin", "grid_worker".
+    rule: Mapped[Optional[str]] = mapped_column(String(40))
+    photo_ids: Mapped[list] = mapped_column(JSON, default=list)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
