@@ -4,7 +4,7 @@ from webapp.models.categories import Category, Department, Responsibility, Ticke
 from webapp.models.codes import BuildingCode
 from webapp.models.people import Person, Role, StaffAssignment
 from webapp.models.places import Building, Community, Grid, Street, Unit
-from webapp.models.tickets import OPEN_STATUSES, Ticket, TicketEvent, TicketStatus
+from webapp.models.tickets import OPEN_STATUSES, MeToo, Ticket, TicketEvent, TicketStatus
 
 __all__ = [
     "Building",
@@ -18,6 +18,7 @@ __all__ = [
     "Role",
     "StaffAssignment",
     "Street",
+    "MeToo",
     "OPEN_STATUSES",
     "Ticket",
     "TicketEvent",

@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -119,3 +119,15 @@ class TicketEvent(db.Model):
     photo_ids: Mapped[list] = mapped_column(JSON, default=list)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class MeToo(db.Model):
+    """One more resident who has the same problem (我也遇到); once per person per report."""
+
+    __tablename__ = "me_toos"
+    __table_args__ = (UniqueConstraint("ticket_id", "person_id", name="uq_me_toos_ticket_person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(IdString(), ForeignKey("tickets.id"))
+    person_id: Mapped[str] = mapped_column(IdString(), ForeignKey("people.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

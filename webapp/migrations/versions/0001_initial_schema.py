@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:57:49.756956
+Create Date: 2026-11-22 02:58:49.048923
 
 """
 from alembic import op
@@ -210,6 +210,19 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_tickets_reporter_key'), ['reporter_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_street_id'), ['street_id'], unique=False)
 
+    op.create_table('me_toos',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.String(length=22), nullable=False),
+    sa.Column('person_id', sa.String(length=22), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_me_toos_person_id_people')),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_me_toos_ticket_id_tickets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_me_toos')),
+    sa.UniqueConstraint('ticket_id', 'person_id', name='uq_me_toos_ticket_person')
+    )
+    with op.batch_alter_table('me_toos', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_me_toos_person_id'), ['person_id'], unique=False)
+
     op.create_table('ticket_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ticket_id', sa.String(length=22), nullable=False),
@@ -239,6 +252,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_ticket_events_ticket_id'))
 
     op.drop_table('ticket_events')
+    with op.batch_alter_table('me_toos', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_me_toos_person_id'))
+
+    op.drop_table('me_toos')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tickets_street_id'))
         batch_op.drop_index(batch_op.f('ix_tickets_reporter_key'))
