@@ -109,3 +109,59 @@ def make_registry(buildings_per_grid: int = 2) -> Registry:
         community_staff=community_staff,
         categories=categories,
     )
+
+
+def session_headers(person: Person) -> dict:
+    """An Authorization header for a fresh session of this person (committed), no HTTP."""
+    from webapp.domain.auth import start_session
+
+    token, _ = start_session(person.id)
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def auth_headers(client, person: Person | None = None, *, openid: str | None = None) -> dict:
+    """Log in through the dev login (DEV_LOGIN is on in tests) and return bearer headers."""
+    if person is not None:
+        if not person.openid:
+            person.openid = f"test-{person.id}"
+            db.session.commit()
+        openid = person.openid
+    response = client.post("/api/v1/auth/dev", json={"openid": openid})
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+
+def jpeg_bytes(size=(64, 48), color=(200, 30, 30)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def upload_photo(client, headers: dict, data: bytes | None = None) -> str:
+    import io
+
+    response = client.post(
+        "/api/v1/uploads",
+        data={"file": (io.BytesIO(data or jpeg_bytes()), "photo.jpg")},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def submit(client, headers: dict, code: str, *, key: str | None = None, **fields):
+    import uuid
+
+    body = {"code": code, "kind": "report", "category": "light",
+            "description": "3单元楼道灯坏了一周，晚上很黑"}
+    body.update(fields)
+    return client.post(
+        "/api/v1/tickets", json=body,
+        headers={**headers, "Idempotency-Key": key or str(uuid.uuid4())},
+    )

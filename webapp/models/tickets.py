@@ -82,9 +82,20 @@ class Ticket(db.Model):
     closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     accept_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     resolve_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Who supervises it now on the ladder grid → community → street → department.
+    level: Mapped[str] = mapped_column(String(12), default="grid")
+    is_overdue: Mapped[bool] = mapped_column(default=False)
     me_too_count: Mapped[int] = mapped_column(default=0)
     rating: Mapped[Optional[int]] = mapped_column()
+    rating_comment: Mapped[Optional[str]] = mapped_column(Text)
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    return_count: Mapped[int] = mapped_column(default=0)
+    # Held back from public lists until a person has checked the text (WeChat unreachable).
     needs_review: Mapped[bool] = mapped_column(default=False)
+    photo_ids: Mapped[list] = mapped_column(JSON, default=list)
+    merged_into_id: Mapped[Optional[str]] = mapped_column(IdString(), ForeignKey("tickets.id"))
+    # A report of the same category at the same building within a day, flagged to staff.
+    duplicate_of_id: Mapped[Optional[str]] = mapped_column(IdString(), ForeignKey("tickets.id"))
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -94,6 +105,7 @@ class Ticket(db.Model):
     unit = relationship("Unit")
     grid = relationship("Grid")
     assignee = relationship("Person", foreign_keys=[assignee_id])
+    reporter = relationship("Person", foreign_keys=[reporter_id])
     events: Mapped[list["TicketEvent"]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )
@@ -131,3 +143,26 @@ class MeToo(db.Model):
     ticket_id: Mapped[str] = mapped_column(IdString(), ForeignKey("tickets.id"))
     person_id: Mapped[str] = mapped_column(IdString(), ForeignKey("people.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IdempotencyRecord(db.Model):
+    """One submission per client key. The key is stored as a keyed hash with the person, so
+    the record does not tell who filed an anonymous wish."""
+
+    __tablename__ = "idempotency_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # Written first (claiming the key), filled in once the ticket exists, in one transaction.
+    ticket_id: Mapped[Optional[str]] = mapped_column(IdString(), ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TicketCounter(db.Model):
+    """The running number of tickets per street and day, for numbers like JY-20261122-0042."""
+
+    __tablename__ = "ticket_counters"
+
+    scope: Mapped[str] = mapped_column(String(24), primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,124 @@
+"""Tickets of residents and riders: submit, follow, me-too, feedback; and staff actions."""
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from miniprogram_api.pagination import PageArgs, newest_first, page
+from miniprogram_api.presenters import TicketPresenter
+from miniprogram_api.schemas.tickets import (
+    ActionSchema,
+    FeedbackSchema,
+    MeTooSchema,
+    TicketCreateSchema,
+    TicketDetailSchema,
+    TicketPageSchema,
+    TicketSchema,
+)
+from miniprogram_api.security import current_actor
+from webapp.domain import submission, tickets
+from webapp.domain.workflow import ActionInput
+from webapp.errors import DomainError
+from webapp.extensions import db
+from webapp.models import Ticket
+
+blp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets", description="随手拍与心语心愿工单")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _idempotency_key() -> str:
+    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+    if not key or len(key) > 100:
+        raise DomainError(
+            "缺少请求标识 Idempotency-Key，请更新小程序后重试",
+            code="idempotency_key_required",
+            errors={IDEMPOTENCY_HEADER: ["必填，最长100个字符"]},
+        )
+    return key
+
+
+@blp.route("")
+class TicketCollection(MethodView):
+    @blp.arguments(TicketCreateSchema)
+    @blp.response(201, TicketSchema)
+    @blp.alt_response(200, schema=TicketSchema, description="同一请求标识的重复提交：返回已有工单")
+    @blp.doc(parameters=[{"in": "header", "name": IDEMPOTENCY_HEADER, "required": True, "schema": {"type": "string"}}])
+    def post(self, body):
+        """Submit a report (随手拍) or a wish (心语心愿) at the building of a scanned code.
+
+        Raises 400 without Idempotency-Key, 404/410 for the code, 422 for bad input or a reused
+        key with another body.
+        """
+        actor = current_actor()
+        key = _idempotency_key()
+        ticket, created = submission.submit_ticket(actor, submission.Submission(**body), key)
+        db.session.commit()
+        return TicketPresenter(actor).summary(ticket), 201 if created else 200
+
+
+@blp.route("/mine")
+class MyTickets(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, TicketPageSchema)
+    def get(self, args):
+        """My reports and wishes, newest first."""
+        actor = current_actor()
+        query = newest_first(
+            tickets.my_tickets_query(actor), Ticket.created_at, Ticket.id, args["cursor"], args["limit"]
+        )
+        rows, cursor = page(list(db.session.scalars(query)), args["limit"], lambda t: (t.created_at, t.id))
+        presenter = TicketPresenter(actor)
+        return {"items": [presenter.summary(t) for t in rows], "next_cursor": cursor}
+
+
+@blp.route("/<string:ticket_id>")
+class TicketItem(MethodView):
+    @blp.response(200, TicketDetailSchema)
+    def get(self, ticket_id):
+        """One ticket with its timeline. 404 unless the caller may see it."""
+        actor = current_actor()
+        return TicketPresenter(actor).detail(tickets.visible_ticket(actor, ticket_id))
+
+
+@blp.route("/<string:ticket_id>/me-too")
+class MeToo(MethodView):
+    @blp.response(200, MeTooSchema)
+    def post(self, ticket_id):
+        """我也遇到: add my voice to an open report, once."""
+        ticket = tickets.say_me_too(current_actor(), ticket_id)
+        db.session.commit()
+        return {"me_too_count": ticket.me_too_count}
+
+
+@blp.route("/<string:ticket_id>/feedback")
+class Feedback(MethodView):
+    @blp.arguments(FeedbackSchema)
+    @blp.response(200, TicketDetailSchema)
+    def post(self, body, ticket_id):
+        """The reporter confirms and rates a resolved ticket, or reopens it (resolved: false)."""
+        actor = current_actor()
+        ticket = tickets.give_feedback(actor, ticket_id, **body)
+        db.session.commit()
+        return TicketPresenter(actor).detail(ticket)
+
+
+@blp.route("/<string:ticket_id>/actions")
+class Actions(MethodView):
+    @blp.arguments(ActionSchema)
+    @blp.response(200, TicketDetailSchema)
+    def post(self, body, ticket_id):
+        """A staff action: accept, resolve, return, reassign, escalate, reject, merge.
+
+        Raises 403 for residents, 404 outside the caller's scope, 409 for an illegal or stale
+        move, 422 for a missing reason, photo or target.
+        """
+        actor = current_actor()
+        given = ActionInput(
+            note=body["note"], reason=body["reason"], photo_ids=body["photo_ids"],
+            target=body["target"], expected_version=body["version"],
+        )
+        ticket = tickets.act_on_ticket(actor, ticket_id, body["action"], given)
+        db.session.commit()
+        return TicketPresenter(actor).detail(ticket)

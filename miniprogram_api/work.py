@@ -1,0 +1,36 @@
+"""The worker's side: the queue of tickets in the caller's scope."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from miniprogram_api.pagination import PageArgs, newest_first, page
+from miniprogram_api.presenters import TicketPresenter
+from miniprogram_api.schemas.tickets import TicketPageSchema, WorkQueryArgs
+from miniprogram_api.security import current_actor
+from webapp.domain import tickets
+from webapp.extensions import db
+from webapp.models import Ticket
+
+blp = Blueprint("work", __name__, url_prefix="/api/v1/work", description="网格员工作台")
+
+
+class WorkListArgs(WorkQueryArgs, PageArgs):
+    pass
+
+
+@blp.route("/tickets")
+class WorkTickets(MethodView):
+    @blp.arguments(WorkListArgs, location="query")
+    @blp.response(200, TicketPageSchema)
+    def get(self, args):
+        """Tickets in the caller's scope (grid, community or street, decided by the server)."""
+        actor = current_actor()
+        query = tickets.work_queue_query(
+            actor, status=args["status"], overdue=args["overdue"], category=args["category"],
+            kind=args["kind"],
+        )
+        query = newest_first(query, Ticket.created_at, Ticket.id, args["cursor"], args["limit"])
+        rows, cursor = page(list(db.session.scalars(query)), args["limit"], lambda t: (t.created_at, t.id))
+        presenter = TicketPresenter(actor)
+        return {"items": [presenter.summary(t) for t in rows], "next_cursor": cursor}

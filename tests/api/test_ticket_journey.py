@@ -1,0 +1,213 @@
+"""The resident's whole path, as the mini-program walks it: scan → upload → submit → follow →
+staff resolve → feedback closes or reopens."""
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import auth_headers, make_registry, submit, upload_photo
+from webapp.extensions import db
+from webapp.models import Person, Role, StaffAssignment, Ticket, TicketEvent
+
+
+@pytest.fixture
+def registry(app_ctx):
+    return make_registry()
+
+
+@pytest.fixture
+def resident(client, registry):
+    return auth_headers(client, openid="resident-a")
+
+
+def _resolve(client, registry, ticket_id, worker):
+    headers = auth_headers(client, worker)
+    assert client.post(f"/api/v1/tickets/{ticket_id}/actions", json={"action": "accept"}, headers=headers).status_code == 200
+    after = upload_photo(client, headers)
+    response = client.post(
+        f"/api/v1/tickets/{ticket_id}/actions",
+        json={"action": "resolve", "note": "已更换灯泡", "photo_ids": [after]},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_report_reaches_grid_worker_and_closes_with_rating(client, registry, resident):
+    building = registry.buildings[0]
+    code = registry.codes[building.id]
+    assert client.get(f"/api/v1/scan/{code}").status_code == 200
+    photo = upload_photo(client, resident)
+    response = submit(client, resident, code, unit="1单元", photo_ids=[photo])
+    assert response.status_code == 201, response.get_json()
+    created = response.get_json()
+    assert created["status"] == "dispatched"
+    assert created["assignee"] == {"role": "网格员", "name": "张丽"}
+    assert created["number"].startswith("JY-") and created["number"].endswith("-0001")
+    assert created["building"]["name"] == "1区1号楼"
+    assert created["due_at"].endswith("+08:00")
+
+    mine = client.get("/api/v1/tickets/mine", headers=resident).get_json()
+    assert [t["id"] for t in mine["items"]] == [created["id"]]
+    assert mine["next_cursor"] is None
+
+    _resolve(client, registry, created["id"], registry.workers[0])
+    detail = client.get(f"/api/v1/tickets/{created['id']}", headers=resident).get_json()
+    assert detail["status"] == "resolved"
+    assert [e["action"] for e in detail["timeline"]] == ["submit", "accept", "resolve"]
+    assert detail["timeline"][0]["actor_role"] == "reporter"
+    assert detail["timeline"][2]["photo_ids"]
+    assert detail["photo_ids"] == [photo]
+
+    rated = client.post(
+        f"/api/v1/tickets/{created['id']}/feedback",
+        json={"resolved": True, "rating": 5, "comment": "很及时"},
+        headers=resident,
+    )
+    assert rated.status_code == 200
+    assert rated.get_json()["status"] == "closed"
+    assert rated.get_json()["rating"] == 5
+
+
+def test_not_fixed_reopens_to_same_handler(client, registry, resident):
+    code = registry.codes[registry.buildings[0].id]
+    ticket_id = submit(client, resident, code).get_json()["id"]
+    _resolve(client, registry, ticket_id, registry.workers[0])
+    response = client.post(
+        f"/api/v1/tickets/{ticket_id}/feedback", json={"resolved": False, "rating": 1}, headers=resident
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "dispatched"
+    assert body["reopen_count"] == 1
+    assert body["assignee"]["name"] == "张丽"
+
+
+def test_department_category_goes_to_professional_and_standin_when_away(client, registry, resident):
+    code = registry.codes[registry.buildings[0].id]
+    first = submit(client, resident, code, category="elevator", description="电梯困人，按钮失灵")
+    assert first.get_json()["assignee"] == {"role": "专业网格员", "name": "李建国"}
+    rule = db.session.query(TicketEvent.rule).filter_by(ticket_id=first.get_json()["id"]).scalar()
+    assert rule == "matrix"
+
+    grid = registry.grids[0]
+    grid.worker.is_away = True
+    grid.standin_id = registry.workers[1].id
+    db.session.commit()
+    second = submit(client, resident, code, description="楼道灯一直闪，晚上很吓人")
+    assert second.get_json()["assignee"]["name"] == "王强"
+    rule = db.session.query(TicketEvent.rule).filter_by(ticket_id=second.get_json()["id"]).scalar()
+    assert rule == "grid_standin"
+
+
+def test_no_one_responsible_waits_in_community_queue(client, registry, resident):
+    from webapp.models import Responsibility
+
+    db.session.query(Responsibility).delete()
+    db.session.commit()
+    code = registry.codes[registry.buildings[0].id]
+    body = submit(client, resident, code, category="elevator", description="电梯异响，担心安全").get_json()
+    assert body["status"] == "pending"
+    assert body["assignee"] is None
+
+
+def test_same_key_same_body_makes_one_ticket(client, registry, resident):
+    code = registry.codes[registry.buildings[0].id]
+    first = submit(client, resident, code, key="k-1")
+    again = submit(client, resident, code, key="k-1")
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert db.session.query(Ticket).count() == 1
+
+
+def test_same_key_other_body_is_422(client, registry, resident):
+    code = registry.codes[registry.buildings[0].id]
+    submit(client, resident, code, key="k-2")
+    other = submit(client, resident, code, key="k-2", description="另外一件事：垃圾没人清运")
+    assert other.status_code == 422
+    assert other.get_json()["code"] == "idempotency_key_reused"
+
+
+def test_server_owned_fields_in_body_change_nothing(client, registry, resident):
+    code = registry.codes[registry.buildings[0].id]
+    other_building = registry.buildings[3]
+    response = submit(
+        client, resident, code,
+        status="closed", assignee="someone", building_id=other_building.id,
+        reporter="another-person", grid="x",
+    )
+    assert response.status_code == 201
+    ticket = db.session.get(Ticket, response.get_json()["id"])
+    assert ticket.status.value == "dispatched"
+    assert ticket.building_id == registry.buildings[0].id
+    assert ticket.assignee_id == registry.workers[0].id
+    person = db.session.query(Person).filter_by(openid="resident-a").one()
+    assert ticket.reporter_id == person.id
+
+
+def test_me_too_counts_once_and_lets_follower_see_without_reporter(client, registry, resident):
+    code = registry.codes[registry.buildings[0].id]
+    ticket_id = submit(client, resident, code, contact_phone="13911112222").get_json()["id"]
+    neighbour = auth_headers(client, openid="resident-b")
+    assert client.get(f"/api/v1/tickets/{ticket_id}", headers=neighbour).status_code == 404
+    assert client.post(f"/api/v1/tickets/{ticket_id}/me-too", headers=neighbour).get_json() == {"me_too_count": 1}
+    assert client.post(f"/api/v1/tickets/{ticket_id}/me-too", headers=neighbour).get_json() == {"me_too_count": 1}
+    seen = client.get(f"/api/v1/tickets/{ticket_id}", headers=neighbour).get_json()
+    assert seen["is_reporter"] is False
+    assert seen["contact_phone"] is None
+    assert client.post(f"/api/v1/tickets/{ticket_id}/me-too", headers=resident).status_code == 409
+    scan = client.get(f"/api/v1/scan/{code}").get_json()
+    assert scan["open_tickets"][0]["me_too_count"] == 1
+
+
+def test_duplicate_within_a_day_is_flagged_to_staff(client, registry, resident):
+    code = registry.codes[registry.buildings[0].id]
+    first = submit(client, resident, code).get_json()["id"]
+    neighbour = auth_headers(client, openid="resident-c")
+    second = submit(client, neighbour, code, description="楼道灯不亮好几天了").get_json()["id"]
+    worker = auth_headers(client, registry.workers[0])
+    assert client.get(f"/api/v1/tickets/{second}", headers=worker).get_json()["duplicate_of"] == first
+
+
+def test_wish_is_private_and_anonymous_wish_keeps_no_openid(client, registry, resident):
+    reader = Person(name="孙芳", phone="13500003333")
+    db.session.add(reader)
+    db.session.add(StaffAssignment(person=reader, role=Role.WISH_READER, community=registry.community))
+    db.session.commit()
+    code = registry.codes[registry.buildings[0].id]
+    response = submit(
+        client, resident, code, kind="wish", category="wish",
+        description="希望小区能加装一个晾衣架", anonymous=True,
+    )
+    assert response.status_code == 201
+    wish = response.get_json()
+    assert wish["assignee"]["name"] == "孙芳"
+    row = db.session.get(Ticket, wish["id"])
+    assert row.reporter_id is None and row.is_anonymous
+    events = db.session.query(TicketEvent).filter_by(ticket_id=wish["id"]).all()
+    assert all(e.actor_id is None for e in events)
+    # The author still finds it; the grid worker, the neighbours and the scan do not.
+    assert [t["id"] for t in client.get("/api/v1/tickets/mine", headers=resident).get_json()["items"]] == [wish["id"]]
+    worker = auth_headers(client, registry.workers[0])
+    assert client.get(f"/api/v1/tickets/{wish['id']}", headers=worker).status_code == 404
+    assert wish["id"] not in [t["id"] for t in client.get("/api/v1/work/tickets", headers=worker).get_json()["items"]]
+    neighbour = auth_headers(client, openid="resident-d")
+    assert client.get(f"/api/v1/tickets/{wish['id']}", headers=neighbour).status_code == 404
+    assert client.post(f"/api/v1/tickets/{wish['id']}/me-too", headers=neighbour).status_code == 404
+    assert client.get(f"/api/v1/scan/{code}").get_json()["open_tickets"] == []
+    reader_headers = auth_headers(client, reader)
+    assert client.get(f"/api/v1/tickets/{wish['id']}", headers=reader_headers).status_code == 200
+
+
+def test_resident_cannot_see_follow_or_rate_another_residents_ticket(client, registry, resident):
+    code = registry.codes[registry.buildings[0].id]
+    photo = upload_photo(client, resident)
+    ticket_id = submit(client, resident, code, photo_ids=[photo]).get_json()["id"]
+    other = auth_headers(client, openid="resident-e")
+    assert client.get(f"/api/v1/tickets/{ticket_id}", headers=other).status_code == 404
+    assert client.post(
+        f"/api/v1/tickets/{ticket_id}/feedback", json={"resolved": True, "rating": 5}, headers=other
+    ).status_code == 404
+    assert client.get(f"/api/v1/photos/{photo}", headers=other).status_code == 404
+    assert client.get("/api/v1/tickets/mine", headers=other).get_json()["items"] == []
+    assert client.post(f"/api/v1/tickets/{ticket_id}/actions", json={"action": "accept"}, headers=other).status_code == 403

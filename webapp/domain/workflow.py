@@ -1,0 +1,442 @@
+"""The ticket state machine: one transition table, and the one function that changes status.
+
+Every change appends a TicketEvent in the same transaction. Concurrent changes are caught by
+the ticket's version column (optimistic locking): the loser's flush fails and maps to 409.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from webapp.domain import access
+from webapp.domain.actors import Actor
+from webapp.domain.deadlines import due_times
+from webapp.domain.routing import RULE_LABELS, community_head
+from webapp.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
+from webapp.extensions import db
+from webapp.models import (
+    Person,
+    Role,
+    StaffAssignment,
+    Ticket,
+    TicketEvent,
+    TicketKind,
+    TicketStatus,
+    utcnow,
+)
+from webapp.models.photos import Photo
+
+S = TicketStatus
+
+
+class Action(str, enum.Enum):
+    SUBMIT = "submit"  # system: a new ticket, routed
+    DISPATCH = "dispatch"  # supervisor: a pending ticket from the community queue to a person
+    ACCEPT = "accept"
+    RESOLVE = "resolve"
+    RETURN = "return"  # 退单: wrong grid or category, back to the community queue
+    REASSIGN = "reassign"  # 改派
+    ESCALATE = "escalate"  # 督办/吹哨: one step up the ladder
+    REJECT = "reject"
+    MERGE = "merge"
+    CONFIRM = "confirm"  # reporter: fixed, with a rating
+    REOPEN = "reopen"  # reporter: not fixed
+    AUTO_CLOSE = "auto_close"  # system: resolved and never rated
+
+
+STAFF_ACTIONS = frozenset(
+    {
+        Action.DISPATCH,
+        Action.ACCEPT,
+        Action.RESOLVE,
+        Action.RETURN,
+        Action.REASSIGN,
+        Action.ESCALATE,
+        Action.REJECT,
+        Action.MERGE,
+    }
+)
+
+# (status before, action) → status after. Anything not listed is illegal (409).
+TRANSITIONS: dict[tuple[TicketStatus | None, Action], TicketStatus] = {
+    (None, Action.SUBMIT): S.DISPATCHED,  # or PENDING when routing finds no one
+    (S.PENDING, Action.DISPATCH): S.DISPATCHED,
+    (S.PENDING, Action.REASSIGN): S.DISPATCHED,
+    (S.PENDING, Action.ESCALATE): S.PENDING,
+    (S.PENDING, Action.REJECT): S.REJECTED,
+    (S.PENDING, Action.MERGE): S.MERGED,
+    (S.DISPATCHED, Action.ACCEPT): S.ACCEPTED,
+    (S.DISPATCHED, Action.RETURN): S.PENDING,
+    (S.DISPATCHED, Action.REASSIGN): S.DISPATCHED,
+    (S.DISPATCHED, Action.ESCALATE): S.DISPATCHED,
+    (S.DISPATCHED, Action.REJECT): S.REJECTED,
+    (S.DISPATCHED, Action.MERGE): S.MERGED,
+    (S.ACCEPTED, Action.RESOLVE): S.RESOLVED,
+    (S.ACCEPTED, Action.RETURN): S.PENDING,
+    (S.ACCEPTED, Action.REASSIGN): S.DISPATCHED,
+    (S.ACCEPTED, Action.ESCALATE): S.ACCEPTED,
+    (S.ACCEPTED, Action.REJECT): S.REJECTED,
+    (S.ACCEPTED, Action.MERGE): S.MERGED,
+    (S.RESOLVED, Action.CONFIRM): S.CLOSED,
+    (S.RESOLVED, Action.REOPEN): S.DISPATCHED,
+    (S.RESOLVED, Action.AUTO_CLOSE): S.CLOSED,
+}
+
+ACTION_LABELS = {
+    Action.SUBMIT: "提交",
+    Action.DISPATCH: "派单",
+    Action.ACCEPT: "接单",
+    Action.RESOLVE: "办结反馈",
+    Action.RETURN: "退单",
+    Action.REASSIGN: "改派",
+    Action.ESCALATE: "督办上报",
+    Action.REJECT: "驳回",
+    Action.MERGE: "合并",
+    Action.CONFIRM: "确认解决",
+    Action.REOPEN: "未解决，重新办理",
+    Action.AUTO_CLOSE: "超期未评价，自动办结",
+}
+
+RETURN_REASONS = {
+    "wrong_grid": "不属于本网格",
+    "wrong_category": "问题类别不对",
+    "not_my_duty": "不属于本人/本部门职责",
+    "cannot_handle": "超出处理能力，需要上级协调",
+}
+REJECT_REASONS = {
+    "invalid": "无效信息",
+    "abusive": "含有不文明或恶意内容",
+    "out_of_scope": "不属于受理范围",
+    "duplicate": "重复反映",
+}
+MERGE_REASONS = {"duplicate": "重复反映，已合并到同一工单"}
+
+# After this many returns a ticket goes to the community head instead of the queue.
+MAX_RETURNS_TO_QUEUE = 2
+
+LADDER = ("grid", "community", "street", "department")
+LEVEL_LABELS = {"grid": "网格", "community": "社区", "street": "街道", "department": "职能部门"}
+
+SUPERVISOR_ROLES = frozenset({Role.COMMUNITY_STAFF.value, Role.STREET_STAFF.value, Role.ADMIN.value})
+SYSTEM_ROLE = "system"
+REPORTER_ROLE = "reporter"
+
+
+@dataclass
+class ActionInput:
+    """What the caller says along with an action; each action reads what it needs."""
+
+    note: str | None = None
+    reason: str | None = None
+    photo_ids: list[str] = field(default_factory=list)
+    target: str | None = None
+    rating: int | None = None
+    comment: str | None = None
+    expected_version: int | None = None
+    # Set by submission: the routing decision (assignee_id, rule).
+    routing: tuple[str | None, str] | None = None
+
+
+def allowed_actions(status: TicketStatus | None) -> set[Action]:
+    return {action for (before, action) in TRANSITIONS if before == status}
+
+
+def transition(
+    ticket: Ticket,
+    action: Action,
+    actor: Actor | None,
+    given: ActionInput | None = None,
+    *,
+    now: datetime | None = None,
+) -> TicketEvent:
+    """Apply one action to a ticket: check it, change the ticket, append its event.
+
+    `actor` is None for the system (the deadline command, auto-close). Raises
+    InvalidTransition (409) for an action the status does not allow, Conflict (409) for a stale
+    version, Forbidden (403) for a role that may not act, NotFound (404) outside the caller's
+    scope, Invalid (422) for missing reasons, photos or targets.
+    """
+    given = given or ActionInput()
+    now = now or utcnow()
+    before = ticket.status
+    if given.expected_version is not None and given.expected_version != ticket.version:
+        raise Conflict("工单已被他人更新，请刷新后重试", code="stale_version")
+    _check_actor(ticket, action, actor)
+    if (before, action) not in TRANSITIONS:
+        raise InvalidTransition(
+            f"工单当前状态为“{_status_label(before)}”，不能“{ACTION_LABELS[action]}”"
+        )
+    after = TRANSITIONS[(before, action)]
+    event = TicketEvent(
+        action=action.value,
+        actor_id=None if actor is None or _hide_actor(ticket, action) else actor.person_id,
+        actor_role=_event_role(ticket, action, actor),
+        from_status=before.value if before else None,
+        note=given.note,
+        reason=given.reason,
+        photo_ids=list(given.photo_ids),
+        at=now,
+    )
+    after = EFFECTS[action](ticket, given, actor, event, now, after)
+    ticket.status = after
+    ticket.updated_at = now
+    event.to_status = after.value
+    ticket.events.append(event)
+    db.session.flush()
+    return event
+
+
+def _status_label(status: TicketStatus | None) -> str:
+    from webapp.models.tickets import STATUS_LABELS
+
+    return STATUS_LABELS.get(status, "新建")
+
+
+def _hide_actor(ticket: Ticket, action: Action) -> bool:
+    """An anonymous reporter's own actions are recorded without a link to them."""
+    return ticket.is_anonymous and action in {Action.SUBMIT, Action.CONFIRM, Action.REOPEN}
+
+
+def _event_role(ticket: Ticket, action: Action, actor: Actor | None) -> str:
+    if actor is None:
+        return SYSTEM_ROLE
+    if action in {Action.SUBMIT, Action.CONFIRM, Action.REOPEN}:
+        return REPORTER_ROLE
+    return actor.primary_role
+
+
+def _check_actor(ticket: Ticket, action: Action, actor: Actor | None) -> None:
+    if action in {Action.AUTO_CLOSE}:
+        if actor is not None:
+            raise Forbidden()
+        return
+    if action is Action.SUBMIT:
+        return
+    if actor is None:
+        if action is Action.ESCALATE:  # the deadline command climbs the ladder
+            return
+        raise Forbidden()
+    if action in {Action.CONFIRM, Action.REOPEN}:
+        if not access.is_reporter(actor, ticket):
+            if access.can_view_ticket(actor, ticket):
+                raise Forbidden("只有反映人可以评价", code="not_reporter")
+            raise NotFound("未找到该工单", code="ticket_not_found")
+        return
+    if not actor.is_staff:
+        raise Forbidden("居民不能处理工单", code="staff_only")
+    if not access.in_staff_scope(actor, ticket):
+        raise NotFound("未找到该工单", code="ticket_not_found")
+    if action in {Action.REASSIGN, Action.DISPATCH} and not _may_dispatch(actor, ticket):
+        raise Forbidden("只有社区及以上工作人员可以派单、改派", code="supervisor_only")
+
+
+def _may_dispatch(actor: Actor, ticket: Ticket) -> bool:
+    if actor.roles & SUPERVISOR_ROLES:
+        return True
+    return ticket.kind is TicketKind.WISH and ticket.community_id in actor.wish_community_ids
+
+
+# --- effects: everything an action changes besides the status itself -------------------
+
+
+def _effect_submit(ticket, given, actor, event, now, after):
+    assignee_id, rule = given.routing or (None, "community_queue")
+    event.rule = rule
+    event.note = event.note or RULE_LABELS.get(rule)
+    ticket.assignee_id = assignee_id
+    if assignee_id is None:
+        return S.PENDING
+    _start_clock(ticket, now)
+    return after
+
+
+def _start_clock(ticket: Ticket, now: datetime) -> None:
+    """The deadlines run from the first dispatch; handing the ticket on does not reset them."""
+    if ticket.dispatched_at is None:
+        ticket.dispatched_at = now
+        ticket.accept_due_at, ticket.resolve_due_at = due_times(ticket.category, now)
+
+
+def _staff_target(given: ActionInput, ticket: Ticket) -> Person:
+    if not given.target:
+        raise Invalid("请选择接收人", errors={"target": ["请选择接收人"]})
+    person = db.session.get(Person, given.target)
+    is_staff = person is not None and db.session.scalars(
+        select(StaffAssignment.id).where(StaffAssignment.person_id == person.id)
+    ).first()
+    if not is_staff:
+        raise Invalid("接收人不存在或不是工作人员", errors={"target": ["接收人不存在或不是工作人员"]})
+    return person
+
+
+def _effect_dispatch(ticket, given, actor, event, now, after):
+    person = _staff_target(given, ticket)
+    ticket.assignee_id = person.id
+    event.rule = "manual"
+    _start_clock(ticket, now)
+    return after
+
+
+def _effect_accept(ticket, given, actor, event, now, after):
+    ticket.accepted_at = now
+    if ticket.assignee_id is None:
+        ticket.assignee_id = actor.person_id
+    return after
+
+
+def _effect_resolve(ticket, given, actor, event, now, after):
+    if not (given.note or "").strip():
+        raise Invalid("请填写处理结果", errors={"note": ["请填写处理结果"]})
+    if ticket.kind is TicketKind.REPORT and not given.photo_ids:
+        raise Invalid("办结随手拍需要上传处理后的照片", errors={"photo_ids": ["请上传处理后的照片"]})
+    attach_photos(given.photo_ids, ticket, actor)
+    ticket.resolved_at = now
+    return after
+
+
+def _effect_return(ticket, given, actor, event, now, after):
+    if given.reason not in RETURN_REASONS:
+        raise Invalid(
+            "退单需要选择原因", errors={"reason": [f"可选：{', '.join(RETURN_REASONS)}"]}
+        )
+    ticket.return_count += 1
+    ticket.accepted_at = None
+    if ticket.return_count > MAX_RETURNS_TO_QUEUE:
+        head = community_head(ticket.community_id)
+        if head is not None:
+            ticket.assignee_id = head
+            ticket.level = "community"
+            event.rule = "community_head"
+            return S.DISPATCHED
+    ticket.assignee_id = None
+    event.rule = "community_queue"
+    return after
+
+
+def _effect_reassign(ticket, given, actor, event, now, after):
+    person = _staff_target(given, ticket)
+    if person.id == ticket.assignee_id:
+        raise Invalid("接收人与当前处理人相同", errors={"target": ["请选择其他接收人"]})
+    ticket.assignee_id = person.id
+    ticket.accepted_at = None
+    event.rule = "manual"
+    _start_clock(ticket, now)
+    return after
+
+
+def _effect_escalate(ticket, given, actor, event, now, after):
+    position = LADDER.index(ticket.level)
+    if position + 1 >= len(LADDER):
+        raise InvalidTransition("已上报至职能部门，不能再上报")
+    target = LADDER[position + 1]
+    if target == "department":
+        if ticket.category.department_id is None:
+            raise InvalidTransition("该类别没有主管部门，无法吹哨")
+        if actor is not None and not (actor.roles & {Role.STREET_STAFF.value, Role.ADMIN.value}):
+            raise Forbidden("只有街道可以吹哨召集职能部门", code="street_only")
+    ticket.level = target
+    event.reason = event.reason or target
+    event.note = event.note or f"上报至{LEVEL_LABELS[target]}"
+    return after
+
+
+def _effect_reject(ticket, given, actor, event, now, after):
+    if given.reason not in REJECT_REASONS:
+        raise Invalid("驳回需要选择原因", errors={"reason": [f"可选：{', '.join(REJECT_REASONS)}"]})
+    ticket.closed_at = now
+    return after
+
+
+def _effect_merge(ticket, given, actor, event, now, after):
+    reason = given.reason or ""
+    if reason not in MERGE_REASONS:
+        raise Invalid("合并需要选择原因", errors={"reason": [f"可选：{', '.join(MERGE_REASONS)}"]})
+    target = db.session.get(Ticket, given.target) if given.target else None
+    if (
+        target is None
+        or target.id == ticket.id
+        or target.building_id != ticket.building_id
+        or target.kind is not ticket.kind
+        or target.status not in (S.PENDING, S.DISPATCHED, S.ACCEPTED, S.RESOLVED)
+    ):
+        raise Invalid(
+            "只能合并到同一楼栋正在办理的工单", errors={"target": ["请选择同一楼栋正在办理的工单"]}
+        )
+    ticket.merged_into_id = target.id
+    ticket.closed_at = now
+    target.me_too_count += 1
+    return after
+
+
+def _effect_confirm(ticket, given, actor, event, now, after):
+    if given.rating is None or not 1 <= given.rating <= 5:
+        raise Invalid("请给出1到5分的评价", errors={"rating": ["请给出1到5分的评价"]})
+    ticket.rating = given.rating
+    ticket.rating_comment = given.comment
+    ticket.closed_at = now
+    event.note = given.comment
+    return after
+
+
+def _effect_reopen(ticket, given, actor, event, now, after):
+    ticket.reopen_count += 1
+    ticket.resolved_at = None
+    ticket.accepted_at = None
+    if given.rating is not None:
+        ticket.rating = given.rating
+    event.note = given.comment
+    # A new round of work for the same handler: fresh deadlines from now.
+    ticket.dispatched_at = None
+    _start_clock(ticket, now)
+    if ticket.assignee_id is None:
+        return S.PENDING
+    return after
+
+
+def _effect_auto_close(ticket, given, actor, event, now, after):
+    ticket.closed_at = now
+    ticket.rating = None
+    event.note = "超过评价期限未评价，系统自动办结（不计入满意）"
+    return after
+
+
+EFFECTS = {
+    Action.SUBMIT: _effect_submit,
+    Action.DISPATCH: _effect_dispatch,
+    Action.ACCEPT: _effect_accept,
+    Action.RESOLVE: _effect_resolve,
+    Action.RETURN: _effect_return,
+    Action.REASSIGN: _effect_reassign,
+    Action.ESCALATE: _effect_escalate,
+    Action.REJECT: _effect_reject,
+    Action.MERGE: _effect_merge,
+    Action.CONFIRM: _effect_confirm,
+    Action.REOPEN: _effect_reopen,
+    Action.AUTO_CLOSE: _effect_auto_close,
+}
+
+
+def attach_photos(photo_ids: list[str], ticket: Ticket, actor: Actor | None) -> list[Photo]:
+    """Tie uploaded photos to a ticket; each must be the actor's own and not yet used."""
+    if not photo_ids:
+        return []
+    if len(set(photo_ids)) != len(photo_ids):
+        raise Invalid("照片重复", errors={"photo_ids": ["照片重复"]})
+    photos = db.session.scalars(select(Photo).where(Photo.id.in_(photo_ids))).all()
+    by_id = {p.id: p for p in photos}
+    for photo_id in photo_ids:
+        photo = by_id.get(photo_id)
+        if (
+            photo is None
+            or actor is None
+            or photo.uploader_id != actor.person_id
+            or (photo.ticket_id is not None and photo.ticket_id != ticket.id)
+        ):
+            raise Invalid("照片不存在或已被使用", errors={"photo_ids": [f"无效的照片：{photo_id}"]})
+        photo.ticket_id = ticket.id
+        if ticket.is_anonymous:
+            photo.uploader_id = None  # an anonymous wish keeps no trail back to its author
+    return [by_id[i] for i in photo_ids]
