@@ -21,8 +21,9 @@ from webapp.domain.access import reporter_key
 from webapp.domain.actors import Actor
 from webapp.domain.routing import route
 from webapp.domain.workflow import Action, ActionInput, attach_photos, transition
-from webapp.errors import Invalid
+from webapp.errors import Invalid, WeChatError, WeChatUnavailable
 from webapp.extensions import db
+from webapp.wechat import get_wechat
 from webapp.models import (
     OPEN_STATUSES,
     Building,
@@ -45,6 +46,7 @@ DESCRIPTION_MIN = 5
 DESCRIPTION_MAX = 500
 MAX_PHOTOS = 9
 DUPLICATE_WINDOW = timedelta(days=1)
+CONTENT_SCENE_COMMENT = 2  # msgSecCheck scene: a comment-like text
 
 
 @dataclass
@@ -82,12 +84,13 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Ticket:
 
 
 def submit_ticket(
-    actor: Actor, submission: Submission, idempotency_key: str, *, needs_review: bool = False
+    actor: Actor, submission: Submission, idempotency_key: str
 ) -> tuple[Ticket, bool]:
     """File a ticket once per idempotency key; returns (ticket, created).
 
     Raises NotFound/Gone for the code, Invalid (422) for a category, unit, description or
-    photo that does not fit, or for the same key reused with another body.
+    photo that does not fit, for a text WeChat finds risky, or for the same key reused with
+    another body. When WeChat cannot judge the text, the ticket is kept and held for review.
     """
     fingerprint = submission.fingerprint()
     key_hash = _key_hash(actor, idempotency_key)
@@ -102,6 +105,7 @@ def submit_ticket(
     category = _category(submission)
     unit_id = _unit_id(building, submission.unit)
     description = _description(submission.description)
+    needs_review = screen_text(actor, description)
 
     try:
         with db.session.begin_nested():
@@ -183,7 +187,6 @@ def _new_ticket(actor, submission, building, category, unit_id, description, nee
     db.session.add(ticket)
     # Nothing is flushed until the ticket is whole: its status is set by the transition.
     with db.session.no_autoflush:
-        attach_photos(submission.photo_ids, ticket, actor)
         if category.kind is TicketKind.REPORT:
             ticket.duplicate_of_id = _recent_duplicate(ticket, now)
         decision = route(grid, category)
@@ -194,6 +197,8 @@ def _new_ticket(actor, submission, building, category, unit_id, description, nee
             ActionInput(routing=(decision.assignee_id, decision.rule)),
             now=now,
         )
+    attach_photos(submission.photo_ids, ticket, actor)  # the ticket row exists now (FK)
+    db.session.flush()
     return ticket
 
 
@@ -235,6 +240,27 @@ def next_number(street: Street, now: datetime) -> str:
     raise RuntimeError("could not allocate a ticket number")
 
 
-def reporter_openid(actor: Actor) -> str | None:
+def screen_text(actor: Actor, text: str) -> bool:
+    """Check a description with WeChat's content security; True means "hold for review".
+
+    A risky text is refused (422). WeChat unreachable, unsure ("review") or unable to judge
+    (no openid: a plain-browser reporter) keeps the ticket but holds it back from public lists.
+    """
+    wechat = get_wechat()
+    if not wechat.is_configured:
+        return False
     person = db.session.get(Person, actor.person_id)
-    return person.openid if person else None
+    if person is None or not person.openid:
+        return True
+    try:
+        suggest = wechat.check_text(person.openid, text, scene=CONTENT_SCENE_COMMENT)
+    except (WeChatUnavailable, WeChatError):
+        current_app.logger.warning("content check unavailable; ticket held for review")
+        return True
+    if suggest == "risky":
+        raise Invalid(
+            "描述中含有不适宜发布的内容，请修改后再提交",
+            code="content_risky",
+            errors={"description": ["内容未通过安全检查"]},
+        )
+    return suggest == "review"

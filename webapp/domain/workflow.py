@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from webapp.domain import access
+from webapp.domain import access, notifications
 from webapp.domain.actors import Actor
 from webapp.domain.deadlines import due_times
 from webapp.domain.routing import RULE_LABELS, community_head
@@ -114,6 +114,8 @@ REJECT_REASONS = {
 }
 MERGE_REASONS = {"duplicate": "重复反映，已合并到同一工单"}
 
+RIDER_POINTS_PER_ACCEPTED_REPORT = 10
+
 # After this many returns a ticket goes to the community head instead of the queue.
 MAX_RETURNS_TO_QUEUE = 2
 
@@ -180,12 +182,15 @@ def transition(
         photo_ids=list(given.photo_ids),
         at=now,
     )
-    after = EFFECTS[action](ticket, given, actor, event, now, after)
-    ticket.status = after
-    ticket.updated_at = now
-    event.to_status = after.value
-    ticket.events.append(event)
+    # One flush at the end: the ticket is written once, with its new version, and its event.
+    with db.session.no_autoflush:
+        after = EFFECTS[action](ticket, given, actor, event, now, after)
+        ticket.status = after
+        ticket.updated_at = now
+        event.to_status = after.value
+        ticket.events.append(event)
     db.session.flush()
+    notifications.on_transition(ticket, event)
     return event
 
 
@@ -281,9 +286,15 @@ def _effect_dispatch(ticket, given, actor, event, now, after):
 
 
 def _effect_accept(ticket, given, actor, event, now, after):
+    first_accept = not any(e.action == Action.ACCEPT.value for e in ticket.events)
     ticket.accepted_at = now
     if ticket.assignee_id is None:
         ticket.assignee_id = actor.person_id
+    if first_accept and ticket.is_rider_report and ticket.reporter_id:
+        # Staff accepting a rider's report counts it as valid: the rider earns points once.
+        from webapp.domain.riders import award_points
+
+        award_points(ticket.reporter_id, RIDER_POINTS_PER_ACCEPTED_REPORT)
     return after
 
 

@@ -1,0 +1,138 @@
+"""Bad input to the submission, each answered in the contract's error shape, never a 500;
+content security; one ticket per idempotency key even under concurrent repeats."""
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+import requests
+
+from tests.factories import auth_headers, make_registry, submit
+from webapp.domain.codes import revoke_code
+from webapp.extensions import db
+from webapp.models import Ticket
+
+MSG_SEC_CHECK = "https://api.weixin.qq.com/wxa/msg_sec_check"
+
+
+@pytest.fixture
+def registry(app_ctx):
+    return make_registry()
+
+
+@pytest.fixture
+def resident(client, registry):
+    return auth_headers(client, openid="resident-checks")
+
+
+def _error(response, status, code=None):
+    assert response.status_code == status, response.get_json()
+    body = response.get_json()
+    assert set(body) == {"code", "message", "errors"}
+    assert body["message"]
+    if code:
+        assert body["code"] == code
+    return body
+
+
+def test_missing_idempotency_key_is_400(client, registry, resident):
+    body = {"code": registry.codes[registry.buildings[0].id], "kind": "report",
+            "category": "light", "description": "楼道灯坏了很久"}
+    response = client.post("/api/v1/tickets", json=body, headers=resident)
+    _error(response, 400, "idempotency_key_required")
+
+
+def test_unknown_and_revoked_codes(client, registry, resident):
+    _error(submit(client, resident, "NoSuchCode123"), 404, "code_not_found")
+    building = registry.buildings[0]
+    revoke_code(building.id)
+    db.session.commit()
+    _error(submit(client, resident, registry.codes[building.id]), 410, "code_revoked")
+
+
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"category": "no_such_category"}, "category"),
+        ({"category": "wish"}, "category"),  # a wish category filed as a report
+        ({"description": ""}, "description"),
+        ({"description": "    "}, "description"),
+        ({"description": "很" * 501}, "description"),
+        ({"photo_ids": [f"p{i}" for i in range(10)]}, "photo_ids"),
+        ({"photo_ids": ["not-my-photo"]}, "photo_ids"),
+        ({"unit": "99单元"}, "unit"),
+        ({"kind": "complaint"}, "kind"),
+        ({"contact_phone": "12345"}, "contact_phone"),
+    ],
+)
+def test_invalid_fields_are_422_naming_the_field(client, registry, resident, fields, field):
+    body = _error(submit(client, resident, registry.codes[registry.buildings[0].id], **fields), 422)
+    assert field in body["errors"]
+    assert db.session.query(Ticket).count() == 0
+
+
+def test_malformed_json_is_400(client, registry, resident):
+    response = client.post(
+        "/api/v1/tickets", data="{not json", content_type="application/json",
+        headers={**resident, "Idempotency-Key": "k"},
+    )
+    _error(response, 400)
+
+
+def test_token_of_deleted_session_is_401(client, registry, resident):
+    from webapp.models.sessions import AuthSession
+
+    db.session.query(AuthSession).delete()
+    db.session.commit()
+    _error(submit(client, resident, registry.codes[registry.buildings[0].id]), 401)
+
+
+def test_risky_text_is_refused(client, registry, resident, wechat_http):
+    wechat_http.post(MSG_SEC_CHECK, json={"errcode": 0, "result": {"suggest": "risky", "label": 20001}})
+    response = submit(client, resident, registry.codes[registry.buildings[0].id])
+    _error(response, 422, "content_risky")
+    assert db.session.query(Ticket).count() == 0
+
+
+def test_wechat_unreachable_keeps_ticket_for_review(client, registry, resident, wechat_http):
+    wechat_http.post(MSG_SEC_CHECK, body=requests.ConnectionError("down"))
+    code = registry.codes[registry.buildings[0].id]
+    response = submit(client, resident, code)
+    assert response.status_code == 201
+    ticket = db.session.get(Ticket, response.get_json()["id"])
+    assert ticket.needs_review is True
+    assert client.get(f"/api/v1/scan/{code}").get_json()["open_tickets"] == []
+
+
+def test_passing_text_is_published(client, registry, resident, wechat_http):
+    wechat_http.post(MSG_SEC_CHECK, json={"errcode": 0, "result": {"suggest": "pass", "label": 100}})
+    code = registry.codes[registry.buildings[0].id]
+    assert submit(client, resident, code).status_code == 201
+    assert len(client.get(f"/api/v1/scan/{code}").get_json()["open_tickets"]) == 1
+
+
+@pytest.mark.postgres
+def test_five_concurrent_submissions_with_one_key_make_one_ticket(app, client, registry, resident):
+    code = registry.codes[registry.buildings[0].id]
+    key = str(uuid.uuid4())
+    barrier = threading.Barrier(5)
+    statuses, ids = [], []
+
+    def send():
+        local = app.test_client()
+        barrier.wait()
+        response = submit(local, resident, code, key=key)
+        statuses.append(response.status_code)
+        ids.append(response.get_json().get("id"))
+
+    threads = [threading.Thread(target=send) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses).count(201) == 1
+    assert set(statuses) <= {200, 201}
+    assert len(set(ids)) == 1
+    db.session.expire_all()
+    assert db.session.query(Ticket).count() == 1
