@@ -6,7 +6,11 @@ from flask_smorest import Api
 
 
 def register(api: Api, app: Flask) -> None:
-    from miniprogram_api import scan
+    from miniprogram_api import (
+        auth, bindings, patrols, riders, scan, subscriptions, tickets, uploads, work,
+    )
+    from miniprogram_api.security import register_security_scheme
 
-    for module in (scan,):
+    register_security_scheme(api)
+    for module in (scan, auth, uploads, tickets, work, riders, subscriptions, patrols, bindings):
         api.register_blueprint(module.blp)

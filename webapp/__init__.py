@@ -39,9 +39,16 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     miniprogram_api.register(api, app)
 
+    from webapp.console import bp as console_bp
     from webapp.h5 import bp as h5_bp
+    from webapp.home import bp as home_bp
 
-    app.register_blueprint(h5_bp)
+    for blueprint in (home_bp, h5_bp, console_bp):
+        app.register_blueprint(blueprint)
+
+    from webapp.wechat_callback import bp as wechat_callback_bp
+
+    app.register_blueprint(wechat_callback_bp)
 
     from webapp.errors import register_error_handlers
 

@@ -11,6 +11,23 @@ def _flag(name: str, default: str = "0") -> bool:
     return os.environ.get(name, default).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _wechat_templates() -> dict:
+    """Subscribe-message templates per notice kind: WECHAT_TEMPLATES as JSON
+    ({"ticket_dispatched": "<id>" | {"id": "<id>", "fields": {"thing2": "category", ...}}}),
+    then WECHAT_TEMPLATE_<KIND> (e.g. WECHAT_TEMPLATE_TICKET_RESOLVED=<id>) on top."""
+    import json
+
+    raw = os.environ.get("WECHAT_TEMPLATES", "").strip()
+    templates = json.loads(raw) if raw else {}
+    if not isinstance(templates, dict):
+        raise RuntimeError("WECHAT_TEMPLATES must be a JSON object")
+    prefix = "WECHAT_TEMPLATE_"
+    for name, value in os.environ.items():
+        if name.startswith(prefix) and value.strip():
+            templates[name[len(prefix):].lower()] = value.strip()
+    return templates
+
+
 class Config:
     """Development defaults: the embedded SQLite demo, no WeChat credentials."""
 
@@ -30,9 +47,33 @@ class Config:
     WECHAT_AES_KEY = os.environ.get("WECHAT_AES_KEY", "")
     WECHAT_TIMEOUT_SECONDS = float(os.environ.get("WECHAT_TIMEOUT_SECONDS", "5"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "photos"))
+    # Notifications: template ids per kind (placeholders "demo_<kind>" when absent) and the outbox.
+    WECHAT_TEMPLATES = _wechat_templates()
+    WECHAT_MESSAGE_PAGE = os.environ.get("WECHAT_MESSAGE_PAGE", "pages/ticket/detail?id={ticket_id}")
+    OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "5"))
+    OUTBOX_BACKOFF_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_SECONDS", "60"))
+    OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "3600"))
+    # Longer than the worst send (token fetch + send + refresh + resend, each WECHAT_TIMEOUT).
+    OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "120"))
+    # Shared WeChat access token lives in Redis under this prefix (per process without REDIS_URL).
+    WECHAT_TOKEN_PREFIX = os.environ.get("WECHAT_TOKEN_PREFIX", "gridreport:wechat")
+    TOKEN_TTL_SECONDS = int(os.environ.get("TOKEN_TTL_SECONDS", str(7 * 24 * 3600)))
+    PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+    PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", "40000000"))
+    # Whole request body; Werkzeug answers 413 beyond it before anything is parsed.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(12 * 1024 * 1024)))
     TIMEZONE = "Asia/Shanghai"
     # How long a process may serve building details from memory on the scan path.
     SCAN_CACHE_SECONDS = float(os.environ.get("SCAN_CACHE_SECONDS", "30"))
+    # The deadline command (flask deadlines run): warn the handler once this share of a
+    # deadline's window has passed; climb one more rung per this many overdue hours; close
+    # resolved tickets nobody rated after this many days; rows per locked batch.
+    DEADLINE_WARNING_FRACTION = float(os.environ.get("DEADLINE_WARNING_FRACTION", "0.8"))
+    ESCALATION_STEP_HOURS = float(os.environ.get("ESCALATION_STEP_HOURS", "24"))
+    AUTO_CLOSE_DAYS = float(os.environ.get("AUTO_CLOSE_DAYS", "7"))
+    DEADLINE_BATCH_SIZE = int(os.environ.get("DEADLINE_BATCH_SIZE", "500"))
+    # How long a staff bind code (flask staff bind-code) stays valid.
+    BIND_CODE_HOURS = float(os.environ.get("BIND_CODE_HOURS", "24"))
 
     # flask-smorest / OpenAPI
     API_TITLE = "随手拍 · 心语心愿 mini-program API"

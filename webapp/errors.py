@@ -64,6 +64,39 @@ class Gone(DomainError):
     message = "该二维码已停用"
 
 
+class TooLarge(DomainError):
+    status = 413
+    code = "too_large"
+    message = "上传的内容过大"
+
+
+class UnsupportedMedia(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+    message = "不支持的文件类型"
+
+
+class WeChatError(DomainError):
+    """WeChat answered with an error code; errcode is WeChat's own (e.g. 43101: user refused)."""
+
+    status = 502
+    code = "wechat_error"
+    message = "微信服务返回错误，请稍后再试"
+
+    def __init__(self, message=None, *, errcode=None, errmsg=None, code=None, errors=None):
+        super().__init__(message, code=code, errors=errors)
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+class WeChatUnavailable(WeChatError):
+    """WeChat could not be reached (network error, timeout, 5xx, "system busy")."""
+
+    status = 503
+    code = "wechat_unavailable"
+    message = "微信服务暂时不可用，请稍后再试"
+
+
 # Chinese texts for HTTP errors raised outside the domain (routing, parsing, limits).
 HTTP_MESSAGES = {
     400: ("bad_request", "请求格式有误"),

@@ -116,3 +116,26 @@ def test_building_page_for_revoked_code_says_so(client, registry):
     response = client.get(f"/b/{registry.codes[building.id]}")
     assert response.status_code == 410
     assert "已停用" in response.get_data(as_text=True)
+
+
+def test_printed_qr_decodes_to_url_that_scans_and_replacement_revokes(client, runner, registry, tmp_path):
+    """Export the QR images, read one back with a real decoder, scan it, replace it."""
+    from PIL import Image
+    import zxingcpp
+
+    from qr.urls import code_from_url
+
+    building = registry.buildings[2]
+    result = runner.invoke(args=["codes", "export", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    decoded = zxingcpp.read_barcodes(Image.open(tmp_path / f"{building.code}.png"))
+    url = decoded[0].text
+    assert url.startswith("https://grid.example.cn/b/")
+    old_code = code_from_url(url)
+    assert client.get(f"/api/v1/scan/{old_code}").get_json()["building"]["name"] == building.name
+
+    result = runner.invoke(args=["codes", "replace", building.code])
+    assert result.exit_code == 0, result.output
+    new_code = code_from_url(result.output.strip())
+    assert client.get(f"/api/v1/scan/{old_code}").status_code == 410
+    assert client.get(f"/api/v1/scan/{new_code}").get_json()["building"]["id"] == building.id

@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    from webapp.cli import codes
+    from webapp.cli import codes, deadlines, demo, outbox, registry, riders, signs, staff
 
-    for module in (codes,):
+    for module in (codes, riders, registry, demo, signs, deadlines, staff, outbox):
         app.cli.add_command(module.group)

@@ -20,7 +20,8 @@ from webapp.domain import registry
 from webapp.domain.access import reporter_key
 from webapp.domain.actors import Actor
 from webapp.domain.routing import route
-from webapp.domain.workflow import Action, ActionInput, attach_photos, transition
+from webapp.domain.photos import claim_photos
+from webapp.domain.workflow import Action, ActionInput, transition
 from webapp.errors import Invalid, WeChatError, WeChatUnavailable
 from webapp.extensions import db
 from webapp.wechat import get_wechat
@@ -197,7 +198,8 @@ def _new_ticket(actor, submission, building, category, unit_id, description, nee
             ActionInput(routing=(decision.assignee_id, decision.rule)),
             now=now,
         )
-    attach_photos(submission.photo_ids, ticket, actor)  # the ticket row exists now (FK)
+    # The ticket row exists now (the photos' foreign key); an anonymous wish forgets its author.
+    claim_photos(actor, submission.photo_ids, ticket.id, forget_uploader=anonymous)
     db.session.flush()
     return ticket
 

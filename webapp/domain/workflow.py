@@ -14,6 +14,7 @@ from sqlalchemy import select
 from webapp.domain import access, notifications
 from webapp.domain.actors import Actor
 from webapp.domain.deadlines import due_times
+from webapp.domain.photos import claim_photos
 from webapp.domain.routing import RULE_LABELS, community_head
 from webapp.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from webapp.extensions import db
@@ -27,7 +28,6 @@ from webapp.models import (
     TicketStatus,
     utcnow,
 )
-from webapp.models.photos import Photo
 
 S = TicketStatus
 
@@ -303,7 +303,7 @@ def _effect_resolve(ticket, given, actor, event, now, after):
         raise Invalid("请填写处理结果", errors={"note": ["请填写处理结果"]})
     if ticket.kind is TicketKind.REPORT and not given.photo_ids:
         raise Invalid("办结随手拍需要上传处理后的照片", errors={"photo_ids": ["请上传处理后的照片"]})
-    attach_photos(given.photo_ids, ticket, actor)
+    claim_photos(actor, given.photo_ids, ticket.id)
     ticket.resolved_at = now
     return after
 
@@ -428,26 +428,3 @@ EFFECTS = {
     Action.REOPEN: _effect_reopen,
     Action.AUTO_CLOSE: _effect_auto_close,
 }
-
-
-def attach_photos(photo_ids: list[str], ticket: Ticket, actor: Actor | None) -> list[Photo]:
-    """Tie uploaded photos to a ticket; each must be the actor's own and not yet used."""
-    if not photo_ids:
-        return []
-    if len(set(photo_ids)) != len(photo_ids):
-        raise Invalid("照片重复", errors={"photo_ids": ["照片重复"]})
-    photos = db.session.scalars(select(Photo).where(Photo.id.in_(photo_ids))).all()
-    by_id = {p.id: p for p in photos}
-    for photo_id in photo_ids:
-        photo = by_id.get(photo_id)
-        if (
-            photo is None
-            or actor is None
-            or photo.uploader_id != actor.person_id
-            or (photo.ticket_id is not None and photo.ticket_id != ticket.id)
-        ):
-            raise Invalid("照片不存在或已被使用", errors={"photo_ids": [f"无效的照片：{photo_id}"]})
-        photo.ticket_id = ticket.id
-        if ticket.is_anonymous:
-            photo.uploader_id = None  # an anonymous wish keeps no trail back to its author
-    return [by_id[i] for i in photo_ids]

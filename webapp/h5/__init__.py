@@ -1,28 +1,28 @@
-"""The phone web page behind a plain camera scan of a building's code: /b/<code>."""
+"""The phone web page behind a plain camera scan of a building's code.
+
+- GET /b/<code>: the building, a working report form, its contacts and open reports;
+  POST /b/<code>/report files the form (webapp.h5.report).
+- /t/<ticket_id>/<token>: the private follow link of a ticket filed there, its photos and
+  the reporter's feedback (webapp.h5.follow).
+- The reporter is a guest behind a cookie (webapp.h5.guest).
+
+Views here only parse, call the domain, commit and render; every word on the pages is Chinese.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from webapp.domain import registry
 from webapp.errors import DomainError
 
 bp = Blueprint("h5", __name__)
 
 
-@bp.get("/b/<string:code>")
-def building_page(code: str):
-    """The building, its contacts and its open reports, in Chinese, for a phone screen.
-
-    An unknown code renders 404 and a revoked one 410, as pages rather than JSON.
-    """
-    try:
-        view = registry.scan(code)
-    except DomainError as error:
-        return (
-            render_template("error.html", status=error.status, message=error.message),
-            error.status,
-        )
-    return render_template("h5/building.html", view=view, code=code)
+def error_page(error: DomainError):
+    """A domain error as a page (these routes answer people, never JSON)."""
+    return (
+        render_template("error.html", status=error.status, message=error.message),
+        error.status,
+    )
 
 
 @bp.app_template_filter("local_time")
@@ -40,3 +40,6 @@ def status_labels() -> dict:
     from webapp.models.tickets import STATUS_LABELS
 
     return {"status_labels": {status.value: label for status, label in STATUS_LABELS.items()}}
+
+
+from webapp.h5 import follow, report  # noqa: E402,F401 - registers the routes

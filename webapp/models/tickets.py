@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -41,6 +41,10 @@ STATUS_LABELS = {
 }
 
 
+def _partial_index(name: str, columns: tuple[str, ...], where: str) -> Index:
+    return Index(name, *columns, sqlite_where=text(where), postgresql_where=text(where))
+
+
 def _enum(cls, length):
     return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
@@ -53,6 +57,23 @@ class Ticket(db.Model):
         Index("ix_tickets_grid_status", "grid_id", "status"),
         Index("ix_tickets_community_status", "community_id", "status"),
         Index("ix_tickets_reporter_created", "reporter_id", "created_at"),
+        # The deadline command (webapp.domain.escalation) finds its few candidates among
+        # millions of tickets by these: each shrinks as tickets are warned, flagged or climb.
+        _partial_index(
+            "ix_tickets_accept_warning",
+            ("category_id", "status", "accept_due_at"),
+            "warned_accept_at IS NULL",
+        ),
+        _partial_index(
+            "ix_tickets_resolve_warning",
+            ("category_id", "status", "resolve_due_at"),
+            "warned_resolve_at IS NULL",
+        ),
+        _partial_index("ix_tickets_accept_overdue", ("status", "accept_due_at"), "is_overdue = false"),
+        _partial_index("ix_tickets_resolve_overdue", ("status", "resolve_due_at"), "is_overdue = false"),
+        Index("ix_tickets_status_level_accept_due", "status", "level", "accept_due_at"),
+        Index("ix_tickets_status_level_resolve_due", "status", "level", "resolve_due_at"),
+        Index("ix_tickets_status_resolved", "status", "resolved_at"),
     )
 
     id: Mapped[str] = mapped_column(IdString(), primary_key=True, default=new_id)
@@ -85,6 +106,11 @@ class Ticket(db.Model):
     # Who supervises it now on the ladder grid → community → street → department.
     level: Mapped[str] = mapped_column(String(12), default="grid")
     is_overdue: Mapped[bool] = mapped_column(default=False)
+    # Set by the deadline command only: when it first found the ticket overdue, and when it
+    # warned the handler of each deadline (once per deadline).
+    overdue_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    warned_accept_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    warned_resolve_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     me_too_count: Mapped[int] = mapped_column(default=0)
     rating: Mapped[Optional[int]] = mapped_column()
     rating_comment: Mapped[Optional[str]] = mapped_column(Text)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:58:49.048923
+Create Date: 2026-11-22 03:29:54.113778
 
 """
 from alembic import op
@@ -45,6 +45,44 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_streets')),
     sa.UniqueConstraint('code', name=op.f('uq_streets_code'))
     )
+    op.create_table('ticket_counters',
+    sa.Column('scope', sa.String(length=24), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('scope', name=op.f('pk_ticket_counters'))
+    )
+    op.create_table('auth_sessions',
+    sa.Column('id', sa.String(length=22), nullable=False),
+    sa.Column('person_id', sa.String(length=22), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('wechat_session_key', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_auth_sessions_person_id_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_auth_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_auth_sessions_token_hash'))
+    )
+    with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_auth_sessions_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_auth_sessions_person_id'), ['person_id'], unique=False)
+
+    op.create_table('bind_codes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('person_id', sa.String(length=22), nullable=False),
+    sa.Column('issued_by', sa.String(length=22), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('used_openid', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['issued_by'], ['people.id'], name=op.f('fk_bind_codes_issued_by_people')),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_bind_codes_person_id_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bind_codes')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_bind_codes_code_hash'))
+    )
+    with op.batch_alter_table('bind_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bind_codes_person_id'), ['person_id'], unique=False)
+
     op.create_table('categories',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=40), nullable=False),
@@ -72,6 +110,16 @@ def upgrade():
     with op.batch_alter_table('communities', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_communities_street_id'), ['street_id'], unique=False)
 
+    op.create_table('subscription_quotas',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.String(length=22), nullable=False),
+    sa.Column('template_id', sa.String(length=64), nullable=False),
+    sa.Column('remaining', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_subscription_quotas_person_id_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subscription_quotas')),
+    sa.UniqueConstraint('person_id', 'template_id', name='uq_subscription_quotas_person_template')
+    )
     op.create_table('grids',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=40), nullable=False),
@@ -87,6 +135,25 @@ def upgrade():
     )
     with op.batch_alter_table('grids', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_grids_community_id'), ['community_id'], unique=False)
+
+    op.create_table('rider_invites',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=20), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('created_by', sa.String(length=22), nullable=True),
+    sa.Column('auto_approve', sa.Boolean(), nullable=False),
+    sa.Column('max_uses', sa.Integer(), nullable=True),
+    sa.Column('uses', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_rider_invites_community_id_communities')),
+    sa.ForeignKeyConstraint(['created_by'], ['people.id'], name=op.f('fk_rider_invites_created_by_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rider_invites')),
+    sa.UniqueConstraint('code', name=op.f('uq_rider_invites_code'))
+    )
+    with op.batch_alter_table('rider_invites', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rider_invites_community_id'), ['community_id'], unique=False)
 
     op.create_table('buildings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -117,6 +184,28 @@ def upgrade():
     with op.batch_alter_table('responsibilities', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_responsibilities_category_id'), ['category_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_responsibilities_person_id'), ['person_id'], unique=False)
+
+    op.create_table('riders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.String(length=22), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('invite_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('platform', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'active', 'suspended', name='riderstatus', native_enum=False, length=12), nullable=False),
+    sa.Column('approved_by', sa.String(length=22), nullable=True),
+    sa.Column('approved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['approved_by'], ['people.id'], name=op.f('fk_riders_approved_by_people')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_riders_community_id_communities')),
+    sa.ForeignKeyConstraint(['invite_id'], ['rider_invites.id'], name=op.f('fk_riders_invite_id_rider_invites')),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_riders_person_id_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_riders')),
+    sa.UniqueConstraint('person_id', name=op.f('uq_riders_person_id'))
+    )
+    with op.batch_alter_table('riders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_riders_community_id'), ['community_id'], unique=False)
 
     op.create_table('staff_assignments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -150,6 +239,22 @@ def upgrade():
     with op.batch_alter_table('building_codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_building_codes_building_id'), ['building_id'], unique=False)
         batch_op.create_index('uq_building_codes_active', ['building_id'], unique=True, sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
+
+    op.create_table('patrols',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.String(length=22), nullable=False),
+    sa.Column('building_id', sa.Integer(), nullable=False),
+    sa.Column('grid_id', sa.Integer(), nullable=False),
+    sa.Column('checked_in_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['building_id'], ['buildings.id'], name=op.f('fk_patrols_building_id_buildings')),
+    sa.ForeignKeyConstraint(['grid_id'], ['grids.id'], name=op.f('fk_patrols_grid_id_grids')),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_patrols_person_id_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_patrols'))
+    )
+    with op.batch_alter_table('patrols', schema=None) as batch_op:
+        batch_op.create_index('ix_patrols_building_checked_in', ['building_id', 'checked_in_at'], unique=False)
+        batch_op.create_index('ix_patrols_grid_checked_in', ['grid_id', 'checked_in_at'], unique=False)
+        batch_op.create_index('ix_patrols_person_checked_in', ['person_id', 'checked_in_at'], unique=False)
 
     op.create_table('units',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -186,15 +291,28 @@ def upgrade():
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('accept_due_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('resolve_due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('level', sa.String(length=12), nullable=False),
+    sa.Column('is_overdue', sa.Boolean(), nullable=False),
+    sa.Column('overdue_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('warned_accept_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('warned_resolve_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('me_too_count', sa.Integer(), nullable=False),
     sa.Column('rating', sa.Integer(), nullable=True),
+    sa.Column('rating_comment', sa.Text(), nullable=True),
+    sa.Column('reopen_count', sa.Integer(), nullable=False),
+    sa.Column('return_count', sa.Integer(), nullable=False),
     sa.Column('needs_review', sa.Boolean(), nullable=False),
+    sa.Column('photo_ids', sa.JSON(), nullable=False),
+    sa.Column('merged_into_id', sa.String(length=22), nullable=True),
+    sa.Column('duplicate_of_id', sa.String(length=22), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['assignee_id'], ['people.id'], name=op.f('fk_tickets_assignee_id_people')),
     sa.ForeignKeyConstraint(['building_id'], ['buildings.id'], name=op.f('fk_tickets_building_id_buildings')),
     sa.ForeignKeyConstraint(['category_id'], ['categories.id'], name=op.f('fk_tickets_category_id_categories')),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_tickets_community_id_communities')),
+    sa.ForeignKeyConstraint(['duplicate_of_id'], ['tickets.id'], name=op.f('fk_tickets_duplicate_of_id_tickets')),
     sa.ForeignKeyConstraint(['grid_id'], ['grids.id'], name=op.f('fk_tickets_grid_id_grids')),
+    sa.ForeignKeyConstraint(['merged_into_id'], ['tickets.id'], name=op.f('fk_tickets_merged_into_id_tickets')),
     sa.ForeignKeyConstraint(['reporter_id'], ['people.id'], name=op.f('fk_tickets_reporter_id_people')),
     sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_tickets_street_id_streets')),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_tickets_unit_id_units')),
@@ -202,14 +320,31 @@ def upgrade():
     sa.UniqueConstraint('number', name=op.f('uq_tickets_number'))
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.create_index('ix_tickets_accept_overdue', ['status', 'accept_due_at'], unique=False, sqlite_where=sa.text('is_overdue = false'), postgresql_where=sa.text('is_overdue = false'))
+        batch_op.create_index('ix_tickets_accept_warning', ['category_id', 'status', 'accept_due_at'], unique=False, sqlite_where=sa.text('warned_accept_at IS NULL'), postgresql_where=sa.text('warned_accept_at IS NULL'))
         batch_op.create_index('ix_tickets_assignee_status', ['assignee_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_building_status', ['building_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_community_status', ['community_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_grid_status', ['grid_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_reporter_created', ['reporter_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_reporter_key'), ['reporter_key'], unique=False)
+        batch_op.create_index('ix_tickets_resolve_overdue', ['status', 'resolve_due_at'], unique=False, sqlite_where=sa.text('is_overdue = false'), postgresql_where=sa.text('is_overdue = false'))
+        batch_op.create_index('ix_tickets_resolve_warning', ['category_id', 'status', 'resolve_due_at'], unique=False, sqlite_where=sa.text('warned_resolve_at IS NULL'), postgresql_where=sa.text('warned_resolve_at IS NULL'))
+        batch_op.create_index('ix_tickets_status_level_accept_due', ['status', 'level', 'accept_due_at'], unique=False)
+        batch_op.create_index('ix_tickets_status_level_resolve_due', ['status', 'level', 'resolve_due_at'], unique=False)
+        batch_op.create_index('ix_tickets_status_resolved', ['status', 'resolved_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_street_id'), ['street_id'], unique=False)
 
+    op.create_table('idempotency_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('ticket_id', sa.String(length=22), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_idempotency_records_ticket_id_tickets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_records')),
+    sa.UniqueConstraint('key_hash', name=op.f('uq_idempotency_records_key_hash'))
+    )
     op.create_table('me_toos',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ticket_id', sa.String(length=22), nullable=False),
@@ -222,6 +357,56 @@ def upgrade():
     )
     with op.batch_alter_table('me_toos', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_me_toos_person_id'), ['person_id'], unique=False)
+
+    op.create_table('outbox_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.String(length=22), nullable=False),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('ticket_id', sa.String(length=22), nullable=True),
+    sa.Column('template_id', sa.String(length=64), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=120), nullable=True),
+    sa.Column('state', sa.Enum('queued', 'claimed', 'sending', 'sent', 'failed', 'skipped', name='outboxstate', native_enum=False, length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=40), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('delivered_via', sa.String(length=10), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_outbox_messages_person_id_people')),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_outbox_messages_ticket_id_tickets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_messages')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_messages_dedupe_key'))
+    )
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_messages_person_id'), ['person_id'], unique=False)
+        batch_op.create_index('ix_outbox_messages_state_next_attempt_at', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_messages_ticket_id'), ['ticket_id'], unique=False)
+
+    op.create_table('photos',
+    sa.Column('id', sa.String(length=22), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('content_type', sa.String(length=20), nullable=False),
+    sa.Column('width', sa.Integer(), nullable=False),
+    sa.Column('height', sa.Integer(), nullable=False),
+    sa.Column('byte_size', sa.Integer(), nullable=False),
+    sa.Column('uploader_id', sa.String(length=22), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ticket_id', sa.String(length=22), nullable=True),
+    sa.Column('is_hidden', sa.Boolean(), nullable=False),
+    sa.Column('check_trace_id', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_photos_ticket_id_tickets')),
+    sa.ForeignKeyConstraint(['uploader_id'], ['people.id'], name=op.f('fk_photos_uploader_id_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_photos'))
+    )
+    with op.batch_alter_table('photos', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_photos_check_trace_id'), ['check_trace_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_photos_sha256'), ['sha256'], unique=False)
+        batch_op.create_index(batch_op.f('ix_photos_ticket_id'), ['ticket_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_photos_uploader_id'), ['uploader_id'], unique=False)
 
     op.create_table('ticket_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -252,21 +437,48 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_ticket_events_ticket_id'))
 
     op.drop_table('ticket_events')
+    with op.batch_alter_table('photos', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_photos_uploader_id'))
+        batch_op.drop_index(batch_op.f('ix_photos_ticket_id'))
+        batch_op.drop_index(batch_op.f('ix_photos_sha256'))
+        batch_op.drop_index(batch_op.f('ix_photos_check_trace_id'))
+
+    op.drop_table('photos')
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_messages_ticket_id'))
+        batch_op.drop_index('ix_outbox_messages_state_next_attempt_at')
+        batch_op.drop_index(batch_op.f('ix_outbox_messages_person_id'))
+
+    op.drop_table('outbox_messages')
     with op.batch_alter_table('me_toos', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_me_toos_person_id'))
 
     op.drop_table('me_toos')
+    op.drop_table('idempotency_records')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tickets_street_id'))
+        batch_op.drop_index('ix_tickets_status_resolved')
+        batch_op.drop_index('ix_tickets_status_level_resolve_due')
+        batch_op.drop_index('ix_tickets_status_level_accept_due')
+        batch_op.drop_index('ix_tickets_resolve_warning', sqlite_where=sa.text('warned_resolve_at IS NULL'), postgresql_where=sa.text('warned_resolve_at IS NULL'))
+        batch_op.drop_index('ix_tickets_resolve_overdue', sqlite_where=sa.text('is_overdue = false'), postgresql_where=sa.text('is_overdue = false'))
         batch_op.drop_index(batch_op.f('ix_tickets_reporter_key'))
         batch_op.drop_index('ix_tickets_reporter_created')
         batch_op.drop_index('ix_tickets_grid_status')
         batch_op.drop_index('ix_tickets_community_status')
         batch_op.drop_index('ix_tickets_building_status')
         batch_op.drop_index('ix_tickets_assignee_status')
+        batch_op.drop_index('ix_tickets_accept_warning', sqlite_where=sa.text('warned_accept_at IS NULL'), postgresql_where=sa.text('warned_accept_at IS NULL'))
+        batch_op.drop_index('ix_tickets_accept_overdue', sqlite_where=sa.text('is_overdue = false'), postgresql_where=sa.text('is_overdue = false'))
 
     op.drop_table('tickets')
     op.drop_table('units')
+    with op.batch_alter_table('patrols', schema=None) as batch_op:
+        batch_op.drop_index('ix_patrols_person_checked_in')
+        batch_op.drop_index('ix_patrols_grid_checked_in')
+        batch_op.drop_index('ix_patrols_building_checked_in')
+
+    op.drop_table('patrols')
     with op.batch_alter_table('building_codes', schema=None) as batch_op:
         batch_op.drop_index('uq_building_codes_active', sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_building_codes_building_id'))
@@ -277,6 +489,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_staff_assignments_person_id'))
 
     op.drop_table('staff_assignments')
+    with op.batch_alter_table('riders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_riders_community_id'))
+
+    op.drop_table('riders')
     with op.batch_alter_table('responsibilities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_responsibilities_person_id'))
         batch_op.drop_index(batch_op.f('ix_responsibilities_category_id'))
@@ -286,15 +502,30 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_buildings_grid_id'))
 
     op.drop_table('buildings')
+    with op.batch_alter_table('rider_invites', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rider_invites_community_id'))
+
+    op.drop_table('rider_invites')
     with op.batch_alter_table('grids', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_grids_community_id'))
 
     op.drop_table('grids')
+    op.drop_table('subscription_quotas')
     with op.batch_alter_table('communities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_communities_street_id'))
 
     op.drop_table('communities')
     op.drop_table('categories')
+    with op.batch_alter_table('bind_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_bind_codes_person_id'))
+
+    op.drop_table('bind_codes')
+    with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_auth_sessions_person_id'))
+        batch_op.drop_index(batch_op.f('ix_auth_sessions_expires_at'))
+
+    op.drop_table('auth_sessions')
+    op.drop_table('ticket_counters')
     op.drop_table('streets')
     op.drop_table('people')
     op.drop_table('departments')

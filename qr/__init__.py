@@ -1,0 +1,1 @@
+"""Building codes, their URLs, QR images and printable sign sheets (a pure library)."""

@@ -1,0 +1,60 @@
+"""flask demo setup: a ready-to-try database with one street of sample data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from qr.urls import building_url
+from webapp.cli.registry import echo_report
+from webapp.demo import SAMPLE_XLSX
+from webapp.domain.codes import issue_missing_codes
+from webapp.domain.importer import import_registry_file
+from webapp.extensions import db
+from webapp.models import Building, BuildingCode
+
+group = AppGroup("demo", help="演示数据")
+
+
+@group.command("setup")
+def setup() -> None:
+    """Migrate the database, import the sample "one table", give every building a code.
+
+    Safe to run at every start: the import changes nothing when the sample is already in.
+    """
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    upgrade()
+    report = import_registry_file(SAMPLE_XLSX)
+    if not report.ok:
+        db.session.rollback()
+        echo_report(report)
+        raise click.ClickException("示例数据有误，未导入")
+    issued = issue_missing_codes()
+    db.session.commit()
+    click.echo(f"已导入示例数据 {SAMPLE_XLSX.name}：")
+    echo_report(report)
+    click.echo(f"新签发二维码 {issued} 个")
+
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    first = db.session.execute(
+        select(Building.name, BuildingCode.code)
+        .join(BuildingCode, BuildingCode.building_id == Building.id)
+        .where(BuildingCode.revoked_at.is_(None))
+        .order_by(Building.code)
+        .limit(1)
+    ).first()
+    click.echo(f"首页：{base}/    网格工作台：{base}/console/")
+    if first is not None:
+        click.echo(f"第一栋楼（{first.name}）的手机页面：{building_url(base, first.code)}")
+    if current_app.config.get("DEV_LOGIN"):
+        click.echo(
+            "开发登录：工作人员的 openid 为 demo-<人员编码>，如 demo-P001（管理员）、"
+            f"demo-P011（网格员）；账号列表：{base}/api/v1/dev/accounts"
+        )
+

@@ -1,0 +1,195 @@
+"""The staff web console: the work queue, a ticket's timeline, notifications sent, sign PDFs.
+
+Staff log in here with the same accounts as in the mini-program. In the demo (DEV_LOGIN) any
+staff account can be picked from a list; without it the console has no login of its own yet
+(staff use the mini-program), which the login page says plainly.
+"""
+from __future__ import annotations
+
+import tempfile
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from sqlalchemy import func, select
+
+from miniprogram_api.pagination import newest_first, page
+from miniprogram_api.presenters import TicketPresenter
+from webapp.domain import auth, signs, tickets
+from webapp.domain.actors import Actor
+from webapp.domain.message_templates import KIND_LABELS
+from webapp.domain.outbox import recent_messages
+from webapp.errors import DomainError, Unauthorized
+from webapp.extensions import db
+from webapp.models import Community, Person, Role, Street, Ticket
+from webapp.models.tickets import STATUS_LABELS
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+TOKEN_KEY = "console_token"
+OVERSEER_ROLES = {Role.ADMIN.value, Role.STREET_STAFF.value, Role.COMMUNITY_STAFF.value}
+
+
+def console_actor() -> Actor | None:
+    try:
+        return auth.authenticate(session.get(TOKEN_KEY))
+    except Unauthorized:
+        return None
+
+
+def staff_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        actor = console_actor()
+        if actor is None or not actor.is_staff:
+            return redirect(url_for("console.login", next=request.path))
+        return view(actor, *args, **kwargs)
+
+    return wrapper
+
+
+@bp.app_context_processor
+def console_globals() -> dict:
+    return {"ticket_status_labels": {s.value: label for s, label in STATUS_LABELS.items()}}
+
+
+@bp.get("/login")
+def login():
+    """The demo lists every staff account to try; otherwise it explains how staff log in."""
+    accounts = auth.dev_accounts() if current_app.config["DEV_LOGIN"] else []
+    staff = [a for a in accounts if set(a["roles"]) - {"resident", "rider"}]
+    return render_template("console/login.html", accounts=staff, next=request.args.get("next"))
+
+
+@bp.post("/login")
+def login_post():
+    """Demo only (DEV_LOGIN): log in as the chosen staff account."""
+    if not current_app.config["DEV_LOGIN"]:
+        abort(404)
+    try:
+        token, _, actor = auth.login_dev(request.form.get("openid", ""))
+    except DomainError as error:
+        return render_template("console/login.html", accounts=[], error=error.message), error.status
+    if not actor.is_staff:
+        db.session.rollback()
+        return render_template("console/login.html", accounts=[], error="该账号不是工作人员"), 403
+    db.session.commit()
+    session[TOKEN_KEY] = token
+    target = request.form.get("next") or ""
+    return redirect(target if target.startswith("/console") else url_for("console.queue"), 303)
+
+
+@bp.post("/logout")
+def logout():
+    token = session.pop(TOKEN_KEY, None)
+    try:
+        auth.logout(token)
+        db.session.commit()
+    except Unauthorized:
+        pass
+    return redirect(url_for("console.login"), 303)
+
+
+@bp.get("/")
+@staff_required
+def queue(actor: Actor):
+    """The tickets in the caller's scope, newest first, with counts by status."""
+    status = request.args.get("status") or "open"
+    try:
+        query = tickets.work_queue_query(actor, status=status)
+    except ValueError:
+        abort(400)
+    rows, cursor = page(
+        list(db.session.scalars(newest_first(query, Ticket.created_at, Ticket.id, request.args.get("cursor"), 50))),
+        50,
+        lambda t: (t.created_at, t.id),
+    )
+    scope = tickets.work_queue_query(actor, status="open").order_by(None).subquery()
+    counts = dict(db.session.execute(select(scope.c.status, func.count()).group_by(scope.c.status)).all())
+    presenter = TicketPresenter(actor)
+    return render_template(
+        "console/queue.html",
+        actor=actor,
+        items=[presenter.summary(t) for t in rows],
+        next_cursor=cursor,
+        status=status,
+        counts={getattr(k, "value", k): v for k, v in counts.items()},
+    )
+
+
+@bp.get("/tickets/<ticket_id>")
+@staff_required
+def ticket(actor: Actor, ticket_id: str):
+    try:
+        found = tickets.visible_ticket(actor, ticket_id)
+    except DomainError:
+        abort(404)
+    return render_template("console/ticket.html", actor=actor, t=TicketPresenter(actor).detail(found))
+
+
+@bp.get("/notifications")
+@staff_required
+def notifications(actor: Actor):
+    """Messages the outbox sent, skipped or failed: in the demo they went to the log."""
+    if not actor.roles & OVERSEER_ROLES:
+        abort(403)
+    messages = recent_messages(100)
+    names = dict(
+        db.session.execute(
+            select(Person.id, Person.name).where(Person.id.in_({m.person_id for m in messages}))
+        ).all()
+    )
+    return render_template(
+        "console/notifications.html", actor=actor, messages=messages, names=names,
+        kind_labels=KIND_LABELS,
+    )
+
+
+@bp.get("/signs")
+@staff_required
+def signs_index(actor: Actor):
+    streets = db.session.scalars(select(Street).order_by(Street.code)).all()
+    communities = db.session.scalars(select(Community).order_by(Community.code)).all()
+    allowed = [c for c in communities if _may_print(actor, c)]
+    return render_template(
+        "console/signs.html", actor=actor, communities=allowed,
+        streets=[s for s in streets if actor.is_admin or s.id in actor.street_ids],
+    )
+
+
+@bp.get("/signs.pdf")
+@staff_required
+def signs_pdf(actor: Actor):
+    """The printable sign PDF of one community (or street), written to a temporary file."""
+    community_code = request.args.get("community")
+    street_code = request.args.get("street")
+    if community_code:
+        community = db.session.scalars(select(Community).where(Community.code == community_code)).first()
+        if community is None or not _may_print(actor, community):
+            abort(404)
+    elif street_code:
+        street = db.session.scalars(select(Street).where(Street.code == street_code)).first()
+        if street is None or not (actor.is_admin or street.id in actor.street_ids):
+            abort(404)
+    spool = tempfile.TemporaryFile()
+    try:
+        signs.write_signs(spool, street_code=street_code, community_code=community_code)
+    except DomainError as error:
+        spool.close()
+        return render_template("error.html", status=error.status, message=error.message), error.status
+    spool.seek(0)
+    name = f"公示牌-{community_code or street_code}.pdf"
+    return send_file(spool, mimetype="application/pdf", download_name=name, as_attachment=True)
+
+
+def _may_print(actor: Actor, community: Community) -> bool:
+    return actor.is_admin or community.id in actor.community_ids or community.street_id in actor.street_ids

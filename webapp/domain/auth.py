@@ -1,0 +1,211 @@
+"""Logging in to the mini-program: WeChat (or dev) login, bearer tokens, logout.
+
+A token is 256 random bits handed to the client once; the server keeps only its SHA-256, so
+a copy of the table logs nobody in. WeChat's session_key stays on the server, encrypted with
+a key derived from SECRET_KEY (it is only ever needed to check data the client signs with it).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from datetime import timedelta
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from webapp.domain.actors import Actor, load_actor
+from webapp.errors import Unauthorized
+from webapp.extensions import db
+from webapp.models import AuthSession, Person, utcnow
+from webapp.wechat import get_wechat
+
+TOKEN_BYTES = 32
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _fernet() -> Fernet:
+    secret = current_app.config["SECRET_KEY"].encode("utf-8")
+    key = hashlib.sha256(b"wechat-session-key:" + secret).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def encrypt_session_key(session_key: str) -> str:
+    return _fernet().encrypt(session_key.encode("utf-8")).decode("ascii")
+
+
+def decrypt_session_key(stored: str) -> str | None:
+    """The WeChat session key of a login, or None if SECRET_KEY changed since."""
+    try:
+        return _fernet().decrypt(stored.encode("ascii")).decode("utf-8")
+    except InvalidToken:
+        return None
+
+
+def person_for_openid(openid: str) -> Person:
+    """The person bound to an openid; an unknown openid becomes a new resident."""
+    person = db.session.scalars(select(Person).where(Person.openid == openid)).first()
+    if person is not None:
+        return person
+    try:
+        with db.session.begin_nested():
+            person = Person(openid=openid, name="")
+            db.session.add(person)
+    except IntegrityError:
+        # The same person logged in twice at once; the other request created them.
+        person = db.session.scalars(select(Person).where(Person.openid == openid)).one()
+    return person
+
+
+def start_session(person_id: str, *, wechat_session_key: str | None = None) -> tuple[str, int]:
+    """Open a session for a person; returns (token, expires_in seconds)."""
+    ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    now = utcnow()
+    db.session.add(
+        AuthSession(
+            person_id=person_id,
+            token_hash=hash_token(token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+            wechat_session_key=(
+                encrypt_session_key(wechat_session_key) if wechat_session_key else None
+            ),
+        )
+    )
+    db.session.flush()
+    return token, ttl
+
+
+def login_with_wechat(js_code: str) -> tuple[str, int, Actor]:
+    """Log in with a wx.login() code; returns (token, expires_in, actor).
+
+    Raises Unauthorized for a bad code, WeChatUnavailable when WeChat cannot be reached or is
+    not configured.
+    """
+    openid, session_key, _unionid = get_wechat().code_to_session(js_code)
+    person = person_for_openid(openid)
+    token, expires_in = start_session(person.id, wechat_session_key=session_key)
+    return token, expires_in, load_actor(person.id)
+
+
+def login_dev(openid: str) -> tuple[str, int, Actor]:
+    """Log in as whoever is bound to openid, without WeChat (demo only: the API door checks
+    DEV_LOGIN). An unknown openid becomes a new resident."""
+    person = person_for_openid(openid)
+    token, expires_in = start_session(person.id)
+    return token, expires_in, load_actor(person.id)
+
+
+def _live_session(token: str | None) -> AuthSession:
+    if not token:
+        raise Unauthorized()
+    session = db.session.scalars(
+        select(AuthSession).where(AuthSession.token_hash == hash_token(token))
+    ).first()
+    if session is None or session.revoked_at is not None or session.expires_at <= utcnow():
+        raise Unauthorized("登录已失效，请重新登录", code="session_invalid")
+    return session
+
+
+def authenticate(token: str | None) -> Actor:
+    """The actor behind a bearer token, with their roles as of now.
+
+    Raises Unauthorized for a missing, unknown, expired or revoked token, or one whose person
+    no longer exists.
+    """
+    session = _live_session(token)
+    if db.session.get(Person, session.person_id) is None:
+        raise Unauthorized("登录已失效，请重新登录", code="session_invalid")
+    return load_actor(session.person_id)
+
+
+def logout(token: str | None) -> None:
+    """End the session of this token. Raises Unauthorized if it is not a live session."""
+    session = _live_session(token)
+    session.revoked_at = utcnow()
+    db.session.flush()
+
+
+def revoke_sessions(person_id: str) -> int:
+    """End every live session of a person (e.g. when staff leave); returns how many."""
+    result = db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.person_id == person_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount
+
+
+def purge_expired_sessions(older_than: timedelta = timedelta(days=30)) -> int:
+    """Delete sessions that expired or were revoked more than older_than ago."""
+    cutoff = utcnow() - older_than
+    result = db.session.execute(
+        AuthSession.__table__.delete().where(
+            (AuthSession.expires_at < cutoff) | (AuthSession.revoked_at < cutoff)
+        )
+    )
+    return result.rowcount
+
+
+def roles_of(actor: Actor) -> list[str]:
+    """The actor's roles for the client: "resident" first, then staff roles, then "rider"."""
+    from webapp.domain.actors import RESIDENT, RIDER
+    from webapp.models import Role
+
+    ordered = [RESIDENT] + [role.value for role in Role] + [RIDER]
+    return [role for role in ordered if role in actor.roles]
+
+
+def _assignment_scope(assignment) -> str:
+    from webapp.models import Role
+
+    if assignment.role is Role.ADMIN:
+        return "全部"
+    if assignment.grid is not None:
+        return f"{assignment.grid.community.name} {assignment.grid.name}"
+    if assignment.community is not None:
+        return assignment.community.name
+    if assignment.street is not None:
+        return assignment.street.name
+    if assignment.department is not None:
+        return assignment.department.name
+    return ""
+
+
+def dev_accounts() -> list[dict]:
+    """Every staff member and rider bound to an openid, to log in as them in the demo.
+
+    Each item: {"openid", "name", "roles", "scope"}; scope says in Chinese where they act,
+    e.g. "幸福社区 第1网格".
+    """
+    from webapp.domain.riders import rider_of
+    from webapp.models import Rider, StaffAssignment
+
+    staff_ids = select(StaffAssignment.person_id)
+    rider_ids = select(Rider.person_id)
+    people = db.session.scalars(
+        select(Person)
+        .where(Person.openid.is_not(None), Person.id.in_(staff_ids) | Person.id.in_(rider_ids))
+        .order_by(Person.code.is_(None), Person.code, Person.name, Person.id)
+    ).all()
+    items = []
+    for person in people:
+        scopes = [_assignment_scope(a) for a in person.assignments]
+        rider = rider_of(person.id)
+        if rider is not None:
+            scopes.append(f"{rider.community.name} 骑手（{rider.platform}）")
+        items.append(
+            {
+                "openid": person.openid,
+                "name": person.name,
+                "roles": roles_of(load_actor(person.id)),
+                "scope": "；".join(dict.fromkeys(s for s in scopes if s)),
+            }
+        )
+    return items

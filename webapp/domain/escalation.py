@@ -1,0 +1,435 @@
+"""The deadline command: warn before deadlines, flag overdue tickets, climb the ladder, auto-close.
+
+run_deadlines(now) is meant to run every minute (cron or a worker loop). Each pass does four
+steps, each over a handful of candidates found by indexed range queries, never a scan:
+
+1. auto-close: a ticket resolved more than AUTO_CLOSE_DAYS ago that its reporter never rated
+   is closed through the state machine (Action.AUTO_CLOSE): unrated, so never counted satisfied.
+2. the ladder: a ticket not accepted by accept_due_at (pending or dispatched) or not resolved by
+   resolve_due_at (accepted) is "overdue since" that deadline. At level grid it climbs to
+   community at once; once overdue for ESCALATION_STEP_HOURS more it climbs to street (from
+   grid or community). Each climb is one Action.ESCALATE through workflow.transition with
+   actor None; the state machine's own notices (notifications.on_transition) tell the new
+   level's staff, and this command tells the handler ("ticket_overdue", once per level). The
+   department rung is never reached here: only street staff summon a department (吹哨).
+   The step is counted the way the category counts its deadlines (clock or working hours).
+3. the overdue flag: every other ticket past such a deadline gets is_overdue (and overdue_at)
+   in one bulk UPDATE per batch. The flag is a record of a missed deadline, not a status: it
+   is never cleared here.
+4. warnings: the handler (or, for a ticket waiting in the community queue, its community
+   staff) is warned once per deadline when DEADLINE_WARNING_FRACTION of its window has passed,
+   i.e. when no more than (1 - fraction) × accept_hours / resolve_hours remain, counted in the
+   category's own hours: the accept deadline while unaccepted (pending, dispatched), the
+   resolve deadline once accepted. A deadline already missed gets no warning (the ladder
+   speaks).
+
+Safe to run twice at once. Work goes in batches of DEADLINE_BATCH_SIZE, each its own
+transaction: on PostgreSQL a batch's rows are taken with FOR UPDATE SKIP LOCKED, so concurrent
+runs split the work instead of waiting on each other; on SQLite writers are serialized.
+Warned and flagged rows leave their candidate index in the batch that handles them; every
+notice carries a dedupe key (warn_accept:<id>:<due>, warn_resolve:<id>:<due>,
+overdue:<id>:<level>, and escalated:... from notifications), so a notice is written once even
+if two runs did meet the same ticket. A ticket that fails (changed meanwhile: StaleDataError,
+or a transition the state machine refuses) is rolled back alone to its savepoint and left for
+the next run; the rest of the batch goes on.
+
+Flag columns are written with plain UPDATEs that do not bump the ticket's version, so a
+worker's concurrent accept is never refused because of a warning; escalation and auto-close go
+through the ORM and the state machine, with the version check.
+"""
+from __future__ import annotations
+
+import time as clock
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from webapp.domain.deadlines import add_hours, subtract_hours, warning_lead_hours
+from webapp.domain.outbox import enqueue
+from webapp.domain.workflow import LADDER, LEVEL_LABELS, Action, ActionInput, transition
+from webapp.errors import DomainError
+from webapp.extensions import db
+from webapp.models import Category, Role, StaffAssignment, Ticket, TicketStatus
+from webapp.models.base import utcnow
+
+S = TicketStatus
+UNACCEPTED = (S.PENDING, S.DISPATCHED)  # the accept deadline runs
+UNRESOLVED = (S.PENDING, S.DISPATCHED, S.ACCEPTED)  # the resolve deadline runs
+# Before acceptance the accept deadline (and then the ladder) speaks; the resolve warning is
+# for work under way.
+RESOLVE_WARNED = (S.ACCEPTED,)
+# The rungs the deadline command climbs by itself; the department is summoned by hand.
+AUTOMATIC_LEVELS = ("community", "street")
+
+WARN_ACCEPT_NOTE = "距接单时限不多了，请尽快接单"
+WARN_RESOLVE_NOTE = "距办结时限不多了，请尽快办理"
+
+
+@dataclass
+class DeadlineReport:
+    """What one run did; summary() says it in Chinese for the log and the console."""
+
+    now: datetime
+    auto_closed: int = 0
+    escalated: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    marked_overdue: int = 0
+    warned_accept: int = 0
+    warned_resolve: int = 0
+    messages: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> int:
+        return (
+            self.auto_closed + sum(self.escalated.values()) + self.marked_overdue
+            + self.warned_accept + self.warned_resolve
+        )
+
+    def summary(self) -> str:
+        from zoneinfo import ZoneInfo
+
+        at = self.now.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+        climbed = "、".join(
+            f"升至{LEVEL_LABELS[level]} {self.escalated.get(level, 0)} 件" for level in AUTOMATIC_LEVELS
+        )
+        lines = [
+            f"时限检查（{at}）用时 {self.seconds:.2f} 秒",
+            f"  临期提醒：接单 {self.warned_accept} 件，办结 {self.warned_resolve} 件",
+            f"  新标记超期：{self.marked_overdue} 件",
+            f"  逐级督办：{climbed}",
+            f"  超期未评价自动办结：{self.auto_closed} 件（不计入满意）",
+            f"  写入提醒（临期、超期）：{self.messages} 条",
+        ]
+        if self.skipped:
+            lines.append(f"  跳过（工单正被他人处理，下次重试）：{self.skipped} 件")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    fraction: float
+    step_hours: float
+    auto_close_after: timedelta
+    batch: int
+
+    @classmethod
+    def from_config(cls) -> "_Settings":
+        config = current_app.config
+        fraction = float(config.get("DEADLINE_WARNING_FRACTION", 0.8))
+        if not 0 < fraction < 1:
+            raise ValueError("DEADLINE_WARNING_FRACTION must be between 0 and 1")
+        return cls(
+            fraction=fraction,
+            step_hours=float(config.get("ESCALATION_STEP_HOURS", 24)),
+            auto_close_after=timedelta(days=float(config.get("AUTO_CLOSE_DAYS", 7))),
+            batch=int(config.get("DEADLINE_BATCH_SIZE", 500)),
+        )
+
+
+def run_deadlines(now: datetime | None = None) -> DeadlineReport:
+    """One pass of the deadline command at `now` (default: the current time).
+
+    Commits after every batch (it is a job, not a request); rolls back and re-raises only on
+    an error that is not about one ticket (e.g. the database went away).
+    """
+    now = now or utcnow()
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    started = clock.perf_counter()
+    settings = _Settings.from_config()
+    report = DeadlineReport(now=now)
+    categories = list(db.session.execute(
+        select(Category.id, Category.uses_workdays, Category.accept_hours, Category.resolve_hours)
+    ))
+    db.session.commit()
+    try:
+        _auto_close(now, settings, report)
+        _climb_ladder(now, settings, categories, report)
+        _mark_overdue(now, settings, report)
+        _warn(now, settings, categories, report)
+    except BaseException:
+        db.session.rollback()
+        raise
+    report.seconds = clock.perf_counter() - started
+    return report
+
+
+# --- locking helpers ----------------------------------------------------------------------
+
+
+def _locked_ids(condition, batch: int, skip: set[str]) -> list[str]:
+    """Up to `batch` ids of tickets matching `condition`, locked for this transaction; rows
+    another run holds are skipped (PostgreSQL; SQLite ignores FOR UPDATE)."""
+    query = select(Ticket.id).where(condition)
+    if skip:
+        query = query.where(Ticket.id.not_in(skip))
+    query = query.limit(batch).with_for_update(skip_locked=True)
+    return list(db.session.scalars(query))
+
+
+def _locked_batch(condition, batch: int, skip: set[str]) -> list[Ticket]:
+    ids = _locked_ids(condition, batch, skip)
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Ticket)
+            .where(Ticket.id.in_(ids))
+            .options(
+                selectinload(Ticket.events),
+                selectinload(Ticket.category),
+                selectinload(Ticket.building),
+            )
+            .order_by(Ticket.id)
+        )
+    )
+
+
+def _per_ticket(tickets: list[Ticket], work, report: DeadlineReport, skip: set[str]) -> None:
+    """Run work(ticket) for each ticket in its own savepoint; a failure skips that ticket only.
+
+    work returns a function that counts what it did on the report (called once the savepoint
+    is released, so a rolled-back ticket counts nothing), or None when it did nothing.
+    """
+    for ticket in tickets:
+        try:
+            with db.session.begin_nested():
+                count = work(ticket)
+        except (StaleDataError, DomainError, DBAPIError) as error:
+            current_app.logger.warning("deadline command skipped ticket %s: %r", ticket.id, error)
+            count = None
+        if count is None:
+            report.skipped += 1
+            skip.add(ticket.id)
+        else:
+            count(report)
+
+
+# --- 1. auto-close ------------------------------------------------------------------------
+
+
+def _auto_close(now: datetime, settings: _Settings, report: DeadlineReport) -> None:
+    cutoff = now - settings.auto_close_after
+    condition = and_(Ticket.status == S.RESOLVED, Ticket.resolved_at <= cutoff)
+    skip: set[str] = set()
+
+    def close(ticket: Ticket):
+        transition(ticket, Action.AUTO_CLOSE, None, now=now)
+
+        def count(report: DeadlineReport) -> None:
+            report.auto_closed += 1
+
+        return count
+
+    while tickets := _locked_batch(condition, settings.batch, skip):
+        _per_ticket(tickets, close, report, skip)
+        db.session.commit()
+
+
+# --- 2. the ladder ------------------------------------------------------------------------
+
+
+def _overdue_since(ticket: Ticket) -> datetime | None:
+    """The deadline the ticket is missing right now, or None."""
+    if ticket.status in UNACCEPTED:
+        return ticket.accept_due_at
+    if ticket.status is S.ACCEPTED:
+        return ticket.resolve_due_at
+    return None
+
+
+def _breach_condition(accept_by: datetime, resolve_by: datetime):
+    """Tickets still unaccepted at accept_by or unresolved at resolve_by (their deadlines)."""
+    return or_(
+        and_(Ticket.status.in_(UNACCEPTED), Ticket.accept_due_at <= accept_by),
+        and_(Ticket.status == S.ACCEPTED, Ticket.resolve_due_at <= resolve_by),
+    )
+
+
+def _ladder_condition(now: datetime, settings: _Settings, categories):
+    parts = [and_(Ticket.level == "grid", _breach_condition(now, now))]
+    for uses_workdays in (False, True):
+        ids = [c.id for c in categories if bool(c.uses_workdays) is uses_workdays]
+        if not ids:
+            continue
+        threshold = subtract_hours(now, settings.step_hours, uses_workdays=uses_workdays)
+        parts.append(
+            and_(
+                Ticket.level.in_(("grid", "community")),
+                _breach_condition(threshold, threshold),
+                Ticket.category_id.in_(ids),
+            )
+        )
+    return or_(*parts)
+
+
+def _target_level(ticket: Ticket, now: datetime, settings: _Settings) -> str | None:
+    since = _overdue_since(ticket)
+    if since is None or since > now:
+        return None
+    workdays = bool(ticket.category.uses_workdays)
+    if add_hours(since, settings.step_hours, uses_workdays=workdays) <= now:
+        return "street"
+    return "community"
+
+
+def _climb_ladder(now: datetime, settings: _Settings, categories, report: DeadlineReport) -> None:
+    condition = _ladder_condition(now, settings, categories)
+    skip: set[str] = set()
+
+    def climb(ticket: Ticket):
+        target = _target_level(ticket, now, settings)
+        if target is None or LADDER.index(ticket.level) >= LADDER.index(target):
+            return None
+        missed = "接单" if ticket.status in UNACCEPTED else "办结"
+        if not ticket.is_overdue:
+            ticket.is_overdue = True
+            ticket.overdue_at = now
+        reached, messages = [], 0
+        while LADDER.index(ticket.level) < LADDER.index(target):
+            label = LEVEL_LABELS[LADDER[LADDER.index(ticket.level) + 1]]
+            note = f"超过{missed}时限，系统自动上报至{label}督办"
+            transition(ticket, Action.ESCALATE, None, ActionInput(note=note), now=now)
+            reached.append(ticket.level)
+            # The new level's staff hear it from notifications.on_transition; the handler here.
+            if enqueue(
+                ticket.assignee_id,
+                "ticket_overdue",
+                ticket=ticket,
+                data={"note": f"工单已超期，已上报至{label}督办"},
+                dedupe_key=f"overdue:{ticket.id}:{ticket.level}",
+                now=now,
+            ):
+                messages += 1
+
+        def count(report: DeadlineReport) -> None:
+            for level in reached:
+                report.escalated[level] += 1
+            report.messages += messages
+
+        return count
+
+    while tickets := _locked_batch(condition, settings.batch, skip):
+        _per_ticket(tickets, climb, report, skip)
+        db.session.commit()
+
+
+# --- 3. the overdue flag ------------------------------------------------------------------
+
+
+def _mark_overdue(now: datetime, settings: _Settings, report: DeadlineReport) -> None:
+    for statuses, due in ((UNACCEPTED, Ticket.accept_due_at), (UNRESOLVED, Ticket.resolve_due_at)):
+        condition = and_(Ticket.is_overdue == false(), Ticket.status.in_(statuses), due <= now)
+        while True:
+            ids = select(Ticket.id).where(condition).limit(settings.batch)
+            ids = ids.with_for_update(skip_locked=True).scalar_subquery()
+            result = db.session.execute(
+                update(Ticket)
+                .where(Ticket.id.in_(ids))
+                .values(is_overdue=True, overdue_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
+            report.marked_overdue += result.rowcount
+            if result.rowcount < settings.batch:
+                break
+
+
+# --- 4. warnings --------------------------------------------------------------------------
+
+
+def _warn(now: datetime, settings: _Settings, categories, report: DeadlineReport) -> None:
+    for which in ("accept", "resolve"):
+        groups: dict[tuple[bool, float], list[int]] = defaultdict(list)
+        for category in categories:
+            window = category.accept_hours if which == "accept" else category.resolve_hours
+            groups[(bool(category.uses_workdays), float(window))].append(category.id)
+        for (uses_workdays, window), ids in groups.items():
+            lead = warning_lead_hours(window, settings.fraction)
+            warn_until = add_hours(now, lead, uses_workdays=uses_workdays)
+            _warn_group(which, ids, warn_until, now, settings, report)
+
+
+def _warn_group(which, category_ids, warn_until, now, settings, report) -> None:
+    if which == "accept":
+        statuses, due, warned = UNACCEPTED, Ticket.accept_due_at, Ticket.warned_accept_at
+    else:
+        statuses, due, warned = RESOLVE_WARNED, Ticket.resolve_due_at, Ticket.warned_resolve_at
+    condition = and_(
+        Ticket.category_id.in_(category_ids),
+        Ticket.status.in_(statuses),
+        warned.is_(None),
+        due <= warn_until,
+    )
+    while True:
+        ids = select(Ticket.id).where(condition).limit(settings.batch)
+        ids = ids.with_for_update(skip_locked=True).scalar_subquery()
+        rows = db.session.execute(
+            update(Ticket)
+            .where(Ticket.id.in_(ids))
+            .values({warned: now})
+            .returning(Ticket.id, due)
+            .execution_options(synchronize_session=False)
+        ).all()
+        # Only deadlines still ahead are worth a warning; missed ones just leave the index.
+        upcoming = {row[0]: row[1] for row in rows if row[1] > now}
+        if upcoming:
+            _send_warnings(which, upcoming, now, report)
+        db.session.commit()
+        if len(rows) < settings.batch:
+            break
+
+
+def _send_warnings(which: str, due_by_id: dict[str, datetime], now, report) -> None:
+    tickets = db.session.scalars(
+        select(Ticket)
+        .where(Ticket.id.in_(list(due_by_id)))
+        .options(selectinload(Ticket.category), selectinload(Ticket.building))
+    )
+    note = WARN_ACCEPT_NOTE if which == "accept" else WARN_RESOLVE_NOTE
+    staff_cache: dict[int, list[str]] = {}
+    for ticket in tickets:
+        due = due_by_id[ticket.id]
+        if ticket.assignee_id:
+            recipients = [ticket.assignee_id]
+        else:  # waiting in the community's queue: its dispatchers are the ones to act
+            if ticket.community_id not in staff_cache:
+                staff_cache[ticket.community_id] = community_staff(ticket.community_id)
+            recipients = staff_cache[ticket.community_id]
+        for person_id in recipients:
+            key = f"warn_{which}:{ticket.id}:{due.isoformat()}"
+            if len(recipients) > 1:
+                key += f":{person_id}"
+            if enqueue(
+                person_id,
+                "deadline_warning",
+                ticket=ticket,
+                data={"note": note, "time": due},
+                dedupe_key=key,
+                now=now,
+            ):
+                report.messages += 1
+        if which == "accept":
+            report.warned_accept += 1
+        else:
+            report.warned_resolve += 1
+
+
+def community_staff(community_id: int) -> list[str]:
+    return sorted(
+        db.session.scalars(
+            select(StaffAssignment.person_id)
+            .where(
+                StaffAssignment.role == Role.COMMUNITY_STAFF,
+                StaffAssignment.community_id == community_id,
+            )
+            .distinct()
+        )
+    )

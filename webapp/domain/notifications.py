@@ -1,0 +1,119 @@
+"""Who hears about a ticket's change: the outbox messages each transition writes.
+
+on_transition() is called by workflow.transition after every change, in the same transaction,
+so a notice exists exactly when its change does.
+
+| action                                   | who                             | kind             |
+|------------------------------------------|---------------------------------|------------------|
+| submit, dispatch, reassign, reopen,      | the new assignee                | ticket_dispatched |
+| return (to the community head)           |                                 |                  |
+| resolve                                  | the reporter                    | ticket_resolved  |
+| reject / merge                           | the reporter, with the reason   | ticket_rejected / ticket_merged |
+| auto_close                               | the reporter                    | ticket_closed    |
+| confirm, auto_close                      | the me-too followers            | follower_closed  |
+| escalate                                 | the staff of the new level      | ticket_escalated |
+
+Nobody is told about their own action. A return to the community queue tells no one in
+particular (the queue is a list the community staff look at).
+
+Anonymous wishes: the author has no person link (reporter_id is NULL, only a keyed hash in
+reporter_key), so there is nobody to push to. They see every answer under "mine" (found again
+by the hash when they log in) but get no subscribe message. Keeping a push address would be a
+link back to them, which is what anonymity promises not to keep.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from webapp.domain.outbox import enqueue
+from webapp.extensions import db
+from webapp.models import MeToo, Role, StaffAssignment, Ticket, TicketEvent
+
+NEW_TICKET = "您有新的工单，请及时处理"
+REOPENED = "居民反馈未解决，请重新处理"
+RESOLVED = "已处理完毕，请确认并评价"
+CLOSED = "工单已办结，感谢您的反映"
+FOLLOWER_CLOSED = "您关注的问题已办结"
+
+ASSIGNEE_ACTIONS = {"submit", "dispatch", "reassign", "reopen", "return"}
+
+
+def on_transition(ticket: Ticket, event: TicketEvent) -> None:
+    """Write the outbox messages for one transition (flushed with it, never committed here)."""
+    action = event.action
+    now = event.at
+    actor_id = event.actor_id
+    if action in ASSIGNEE_ACTIONS and ticket.assignee_id:
+        note = REOPENED if action == "reopen" else NEW_TICKET
+        _tell(ticket.assignee_id, "ticket_dispatched", ticket, note, now, actor_id)
+    elif action == "resolve":
+        _tell(ticket.reporter_id, "ticket_resolved", ticket, RESOLVED, now, actor_id)
+    elif action == "reject":
+        _tell(ticket.reporter_id, "ticket_rejected", ticket, _reject_note(event), now, actor_id)
+    elif action == "merge":
+        _tell(ticket.reporter_id, "ticket_merged", ticket, _merge_note(ticket), now, actor_id)
+    elif action == "auto_close":
+        _tell(ticket.reporter_id, "ticket_closed", ticket, CLOSED, now, actor_id)
+    elif action == "escalate":
+        note = event.note or "工单已上报，请督办"
+        for person_id in level_staff(ticket):
+            enqueue_once = f"escalated:{ticket.id}:{ticket.level}:{person_id}"
+            if person_id != actor_id:
+                enqueue(
+                    person_id,
+                    "ticket_escalated",
+                    ticket=ticket,
+                    data={"note": note},
+                    dedupe_key=enqueue_once,
+                    now=now,
+                )
+    if action in {"confirm", "auto_close"}:
+        for person_id in followers(ticket):
+            if person_id not in (ticket.reporter_id, actor_id):
+                _tell(person_id, "follower_closed", ticket, FOLLOWER_CLOSED, now, actor_id)
+
+
+def _tell(person_id, kind, ticket, note, now, actor_id) -> None:
+    if person_id and person_id != actor_id:
+        enqueue(person_id, kind, ticket=ticket, data={"note": note}, now=now)
+
+
+def _reject_note(event: TicketEvent) -> str:
+    from webapp.domain.workflow import REJECT_REASONS
+
+    reason = REJECT_REASONS.get(event.reason or "", "")
+    return "：".join(part for part in (f"未受理，{reason}" if reason else "未受理", event.note) if part)
+
+
+def _merge_note(ticket: Ticket) -> str:
+    target = db.session.get(Ticket, ticket.merged_into_id) if ticket.merged_into_id else None
+    return f"重复反映，已合并到{target.number}" if target is not None else "重复反映，已合并办理"
+
+
+def followers(ticket: Ticket) -> list[str]:
+    """People who said me-too on this ticket."""
+    return list(db.session.scalars(select(MeToo.person_id).where(MeToo.ticket_id == ticket.id)))
+
+
+def level_staff(ticket: Ticket) -> list[str]:
+    """The people who supervise the ticket at its ladder level: the community staff of its
+    community, the street staff of its street, or the professionals of its category's
+    department."""
+    query = select(StaffAssignment.person_id).distinct()
+    if ticket.level == "community":
+        query = query.where(
+            StaffAssignment.role == Role.COMMUNITY_STAFF,
+            StaffAssignment.community_id == ticket.community_id,
+        )
+    elif ticket.level == "street":
+        query = query.where(
+            StaffAssignment.role == Role.STREET_STAFF, StaffAssignment.street_id == ticket.street_id
+        )
+    elif ticket.level == "department" and ticket.category.department_id is not None:
+        query = query.where(
+            StaffAssignment.role == Role.PROFESSIONAL,
+            StaffAssignment.department_id == ticket.category.department_id,
+        )
+    else:
+        return []
+    return sorted(db.session.scalars(query))
