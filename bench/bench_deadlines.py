@@ -197,7 +197,7 @@ FROM (
                     b.id AS building_id, gr.id AS grid_id, gr.community_id, gr.worker_id
                 FROM (
                     SELECT g, random() AS r_status, random() AS r_age, random() AS r_tail,
-                        1 + (g % :categories) AS category, 1 + ((g * 7919) % :buildings) AS building
+                        1 + (g % :categories) AS category, 1 + ((g::bigint * 7919) % :buildings)::int AS building
                     FROM generate_series(1, :n) g
                 ) draws
                 JOIN categories c ON c.id = draws.category

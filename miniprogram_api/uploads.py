@@ -1,7 +1,7 @@
 """Photos: upload one (multipart), fetch one back if allowed to see it."""
 from __future__ import annotations
 
-from flask import request, send_file
+from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields

@@ -74,6 +74,20 @@ def _key_hash(actor: Actor, idempotency_key: str) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
+def _record(key_hash: str) -> IdempotencyRecord | None:
+    return db.session.scalars(
+        select(IdempotencyRecord).where(IdempotencyRecord.key_hash == key_hash)
+    ).first()
+
+
+def ticket_for_key(actor: Actor, idempotency_key: str) -> Ticket | None:
+    """The ticket this person already filed with this idempotency key, if any."""
+    record = _record(_key_hash(actor, idempotency_key))
+    if record is None or record.ticket_id is None:
+        return None
+    return db.session.get(Ticket, record.ticket_id)
+
+
 def _replay(record: IdempotencyRecord, fingerprint: str) -> Ticket:
     if record.fingerprint != fingerprint:
         raise Invalid(
@@ -95,9 +109,7 @@ def submit_ticket(
     """
     fingerprint = submission.fingerprint()
     key_hash = _key_hash(actor, idempotency_key)
-    existing = db.session.scalars(
-        select(IdempotencyRecord).where(IdempotencyRecord.key_hash == key_hash)
-    ).first()
+    existing = _record(key_hash)
     if existing is not None and existing.ticket_id is not None:
         return _replay(existing, fingerprint), False
 
@@ -119,9 +131,7 @@ def submit_ticket(
             record.ticket_id = ticket.id
             db.session.flush()
     except IntegrityError:
-        record = db.session.scalars(
-            select(IdempotencyRecord).where(IdempotencyRecord.key_hash == key_hash)
-        ).first()
+        record = _record(key_hash)
         if record is None or record.ticket_id is None:
             raise  # not the key's twin: a real integrity problem
         return _replay(record, fingerprint), False

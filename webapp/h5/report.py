@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 
 from flask import current_app, redirect, render_template, request
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.domain import photos, registry, submission
@@ -24,7 +23,7 @@ from webapp.extensions import db
 from webapp.h5 import bp, error_page
 from webapp.h5.follow import follow_path
 from webapp.h5.guest import guest_for_submission, set_cookie
-from webapp.models import IdempotencyRecord, Ticket
+from webapp.models import Ticket
 
 FORM_SALT = "h5-report-form"
 FORM_MAX_AGE_SECONDS = 24 * 3600
@@ -155,21 +154,6 @@ def _body_limit() -> int:
     return max(int(config.get("MAX_CONTENT_LENGTH") or 0), per_form)
 
 
-def _replayed_ticket(actor: Actor, idempotency_key: str) -> Ticket | None:
-    """The ticket this person already filed with this key, if any.
-
-    Looked up before the photos are stored: a repeat stores new photo rows, so its body
-    would never match the first one's.
-    """
-    key_hash = submission._key_hash(actor, idempotency_key)  # noqa: SLF001 - the same rule
-    record = db.session.scalars(
-        select(IdempotencyRecord).where(IdempotencyRecord.key_hash == key_hash)
-    ).first()
-    if record is None or record.ticket_id is None:
-        return None
-    return db.session.get(Ticket, record.ticket_id)
-
-
 def _store_photos(actor: Actor, files) -> list[str]:
     ids = []
     for number, upload in enumerate(files, start=1):
@@ -224,7 +208,9 @@ def submit_report(code: str):
     for _attempt in range(2):
         try:
             guest = guest_for_submission(form.idempotency_key)
-            ticket = _replayed_ticket(guest.actor, form.idempotency_key)
+            # Looked up before the photos are stored: a repeat would store new photo rows,
+            # so its body would never match the first one's.
+            ticket = submission.ticket_for_key(guest.actor, form.idempotency_key)
             if ticket is not None and not form.same_as(ticket):
                 # The page was used again (e.g. after going back) for another text.
                 message = (
