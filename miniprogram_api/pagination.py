@@ -13,12 +13,19 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 
+class Cursor(fields.String):
+    """An opaque cursor, decoded on load to (created_at, id); a bad one is a 422."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+
+
 class PageArgs(Schema):
     limit = fields.Integer(
         load_default=DEFAULT_LIMIT,
         validate=validate.Range(min=1, max=MAX_LIMIT, error="每页条数需在1到100之间"),
     )
-    cursor = fields.String(load_default=None)
+    cursor = Cursor(load_default=None)
 
 
 def encode_cursor(created_at: datetime, row_id: str) -> str:
@@ -32,13 +39,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         created_at, row_id = json.loads(base64.urlsafe_b64decode(padded))
         return datetime.fromisoformat(created_at), str(row_id)
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise ValidationError("无效的分页游标", field_name="cursor") from None
+        raise ValidationError("无效的分页游标") from None
 
 
-def newest_first(query, created_col, id_col, cursor: str | None, limit: int):
-    """Order newest first and continue after the cursor; fetch one extra row to see if more."""
+def newest_first(query, created_col, id_col, cursor: tuple[datetime, str] | None, limit: int):
+    """Order newest first and continue after a decoded cursor; fetch one extra row to see if
+    there are more."""
     if cursor:
-        created_at, row_id = decode_cursor(cursor)
+        created_at, row_id = cursor
         query = query.where(
             or_(created_col < created_at, and_(created_col == created_at, id_col < row_id))
         )

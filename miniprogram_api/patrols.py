@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from miniprogram_api.fields import LocalDateTime
 from miniprogram_api.pagination import PageArgs
 from miniprogram_api.security import current_actor, login_required
+from miniprogram_api.schemas.places import BuildingSchema
 from webapp.domain import patrols
 from webapp.extensions import db
 from webapp.models import Building
@@ -39,17 +40,9 @@ class CheckInSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
-class PatrolBuildingSchema(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    address = fields.String()
-    community = fields.String()
-    grid = fields.String()
-
-
 class PatrolSchema(Schema):
     id = fields.Integer()
-    building = fields.Nested(PatrolBuildingSchema)
+    building = fields.Nested(BuildingSchema)
     checked_in_at = LocalDateTime()
     today_count = fields.Integer(metadata={"description": "该楼栋今天（北京时间）的巡查次数，含本次"})
 
@@ -62,7 +55,7 @@ class UnvisitedArgs(PageArgs):
     )
 
 
-class UnvisitedBuildingSchema(PatrolBuildingSchema):
+class UnvisitedBuildingSchema(BuildingSchema):
     last_checked_in_at = LocalDateTime(allow_none=True, metadata={"description": "最近一次巡查时间"})
 
 

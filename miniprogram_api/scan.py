@@ -7,17 +7,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from miniprogram_api.fields import SHANGHAI, LocalDateTime
+from miniprogram_api.schemas.places import BuildingSchema
 from webapp.domain import registry
 
 blp = Blueprint("scan", __name__, url_prefix="/api/v1/scan", description="扫码：楼栋信息")
-
-
-class ScanBuildingSchema(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    address = fields.String()
-    community = fields.String()
-    grid = fields.String()
 
 
 class ContactSchema(Schema):
@@ -44,7 +37,7 @@ class OpenTicketSchema(Schema):
 
 
 class ScanSchema(Schema):
-    building = fields.Nested(ScanBuildingSchema)
+    building = fields.Nested(BuildingSchema)
     units = fields.List(fields.String())
     contacts = fields.List(fields.Nested(ContactSchema))
     categories = fields.List(fields.Nested(CategorySchema))

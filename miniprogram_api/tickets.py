@@ -54,8 +54,9 @@ class TicketCollection(MethodView):
         actor = current_actor()
         key = _idempotency_key()
         ticket, created = submission.submit_ticket(actor, submission.Submission(**body), key)
+        view = TicketPresenter(actor).summary(ticket)  # before commit: no reload of the ticket
         db.session.commit()
-        return TicketPresenter(actor).summary(ticket), 201 if created else 200
+        return view, 201 if created else 200
 
 
 @blp.route("/mine")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from miniprogram_api.fields import LocalDateTime
+from miniprogram_api.schemas.places import BuildingSchema
 from webapp.domain.submission import DESCRIPTION_MAX, DESCRIPTION_MIN, MAX_PHOTOS
 from webapp.domain.workflow import STAFF_ACTIONS
 
@@ -39,14 +40,6 @@ class TicketCreateSchema(Schema):
     contact_phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
 
 
-class TicketBuildingSchema(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    address = fields.String()
-    community = fields.String()
-    grid = fields.String()
-
-
 class AssigneeSchema(Schema):
     role = fields.String()
     name = fields.String()
@@ -62,7 +55,7 @@ class TicketSchema(Schema):
     status_label = fields.String()
     description = fields.String()
     unit = fields.String(allow_none=True)
-    building = fields.Nested(TicketBuildingSchema)
+    building = fields.Nested(BuildingSchema)
     assignee = fields.Nested(AssigneeSchema, allow_none=True)
     level = fields.String(metadata={"description": "督办层级：grid/community/street/department"})
     due_at = LocalDateTime(allow_none=True, metadata={"description": "办结时限"})

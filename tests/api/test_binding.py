@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.factories import auth_headers, make_person, make_registry, submit
 from webapp.domain import bindings
 from webapp.extensions import db
-from webapp.models import AuthSession, BindCode, Person, Role, StaffAssignment, utcnow
+from webapp.models import AuthSession, BindCode, Person, Role, StaffAssignment, Street, utcnow
 
 
 @pytest.fixture
@@ -113,8 +113,6 @@ def test_only_supervisors_issue_bind_codes_within_their_scope(client, registry):
 
     # Staff of another street: out of scope, so "not found".
     elsewhere = make_person("外街道", code="P-X")
-    from webapp.models import Street
-
     other_street = Street(code="XX", name="西城街道", ticket_prefix="XC")
     db.session.add(other_street)
     db.session.flush()

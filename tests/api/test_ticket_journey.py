@@ -211,3 +211,17 @@ def test_resident_cannot_see_follow_or_rate_another_residents_ticket(client, reg
     assert client.get(f"/api/v1/photos/{photo}", headers=other).status_code == 404
     assert client.get("/api/v1/tickets/mine", headers=other).get_json()["items"] == []
     assert client.post(f"/api/v1/tickets/{ticket_id}/actions", json={"action": "accept"}, headers=other).status_code == 403
+
+
+def test_mine_paginates_with_opaque_cursor_and_rejects_a_bad_one(client, registry, resident):
+    code = registry.codes[registry.buildings[0].id]
+    ids = [submit(client, resident, code, description=f"第{i}个问题：楼道杂物堆放").get_json()["id"] for i in range(3)]
+    first = client.get("/api/v1/tickets/mine?limit=2", headers=resident).get_json()
+    assert [t["id"] for t in first["items"]] == ids[::-1][:2]
+    second = client.get(f"/api/v1/tickets/mine?limit=2&cursor={first['next_cursor']}", headers=resident).get_json()
+    assert [t["id"] for t in second["items"]] == [ids[0]]
+    assert second["next_cursor"] is None
+    bad = client.get("/api/v1/tickets/mine?cursor=garbage!!", headers=resident)
+    assert bad.status_code == 422
+    assert "cursor" in bad.get_json()["errors"]
+    assert client.get("/api/v1/tickets/mine?limit=101", headers=resident).status_code == 422

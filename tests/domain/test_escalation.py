@@ -30,7 +30,6 @@ from webapp.extensions import db
 from webapp.models import (
     Building,
     Community,
-    Grid,
     Person,
     Photo,
     Ticket,

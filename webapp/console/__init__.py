@@ -22,7 +22,9 @@ from flask import (
 )
 from sqlalchemy import func, select
 
-from miniprogram_api.pagination import newest_first, page
+from marshmallow import ValidationError
+
+from miniprogram_api.pagination import decode_cursor, newest_first, page
 from miniprogram_api.presenters import TicketPresenter
 from webapp.domain import auth, signs, tickets
 from webapp.domain.actors import Actor
@@ -106,10 +108,11 @@ def queue(actor: Actor):
     status = request.args.get("status") or "open"
     try:
         query = tickets.work_queue_query(actor, status=status)
-    except ValueError:
+        after = decode_cursor(request.args["cursor"]) if request.args.get("cursor") else None
+    except (ValueError, ValidationError):
         abort(400)
     rows, cursor = page(
-        list(db.session.scalars(newest_first(query, Ticket.created_at, Ticket.id, request.args.get("cursor"), 50))),
+        list(db.session.scalars(newest_first(query, Ticket.created_at, Ticket.id, after, 50))),
         50,
         lambda t: (t.created_at, t.id),
     )

@@ -86,11 +86,13 @@ def load_actor(person_id: str, *, is_rider: bool | None = None) -> Actor:
             scopes["street"].add(a.street_id)
         elif a.role is Role.PROFESSIONAL and a.department_id:
             scopes["department"].add(a.department_id)
-    matrix = db.session.execute(
-        select(Responsibility.grid_id, Responsibility.category_id).where(
-            (Responsibility.person_id == person_id) | (Responsibility.standin_id == person_id)
-        )
-    ).all()
+    matrix = []
+    if assignments:  # only staff answer for grid × category pairs; residents skip the query
+        matrix = db.session.execute(
+            select(Responsibility.grid_id, Responsibility.category_id).where(
+                (Responsibility.person_id == person_id) | (Responsibility.standin_id == person_id)
+            )
+        ).all()
     return Actor(
         person_id=person_id,
         name=person.name if person else "",

@@ -1,41 +1,45 @@
 """The deadline command: warn before deadlines, flag overdue tickets, climb the ladder, auto-close.
 
 run_deadlines(now) is meant to run every minute (cron or a worker loop). Each pass does four
-steps, each over a handful of candidates found by indexed range queries, never a scan:
+steps, each over the few tickets whose moment has come, found by ordered range scans of small
+partial indexes (models.tickets.DEADLINE_SQL), never by scanning the open tickets:
 
 1. auto-close: a ticket resolved more than AUTO_CLOSE_DAYS ago that its reporter never rated
-   is closed through the state machine (Action.AUTO_CLOSE): unrated, so never counted satisfied.
-2. the ladder: a ticket not accepted by accept_due_at (pending or dispatched) or not resolved by
-   resolve_due_at (accepted) is "overdue since" that deadline. At level grid it climbs to
-   community at once; once overdue for ESCALATION_STEP_HOURS more it climbs to street (from
-   grid or community). Each climb is one Action.ESCALATE through workflow.transition with
-   actor None; the state machine's own notices (notifications.on_transition) tell the new
-   level's staff, and this command tells the handler ("ticket_overdue", once per level). The
-   department rung is never reached here: only street staff summon a department (吹哨).
-   The step is counted the way the category counts its deadlines (clock or working hours).
-3. the overdue flag: every other ticket past such a deadline gets is_overdue (and overdue_at)
-   in one bulk UPDATE per batch. The flag is a record of a missed deadline, not a status: it
-   is never cleared here.
+   is closed through the state machine (Action.AUTO_CLOSE): unrated, never counted satisfied.
+2. newly overdue: a ticket not accepted by accept_due_at (pending, dispatched) or not resolved
+   by resolve_due_at (accepted) is overdue since that deadline. At level grid it climbs to
+   community at once (to street at once if already overdue for a whole step); at any other
+   level it only gets the is_overdue flag (and overdue_at), in one UPDATE per batch. The flag
+   records a missed deadline; it is not a status and is never cleared here.
+3. the next rung: a ticket at level community that is overdue for ESCALATION_STEP_HOURS more
+   climbs to street, the step counted the way its category counts (clock or working hours).
+   The department rung is never reached here: only street staff summon a department (吹哨).
+   Every climb is one Action.ESCALATE through workflow.transition with actor None; the state
+   machine's notices (notifications.on_transition) tell the new level's staff, once per level
+   ("escalated:<id>:<level>:<person>"), and this command tells the handler ("ticket_overdue",
+   "overdue:<id>:<level>").
 4. warnings: the handler (or, for a ticket waiting in the community queue, its community
    staff) is warned once per deadline when DEADLINE_WARNING_FRACTION of its window has passed,
    i.e. when no more than (1 - fraction) × accept_hours / resolve_hours remain, counted in the
    category's own hours: the accept deadline while unaccepted (pending, dispatched), the
-   resolve deadline once accepted. A deadline already missed gets no warning (the ladder
-   speaks).
+   resolve deadline once accepted ("warn_accept:<id>:<due>", "warn_resolve:<id>:<due>"). A
+   deadline already missed gets no warning: the ladder speaks instead.
 
 Safe to run twice at once. Work goes in batches of DEADLINE_BATCH_SIZE, each its own
 transaction: on PostgreSQL a batch's rows are taken with FOR UPDATE SKIP LOCKED, so concurrent
-runs split the work instead of waiting on each other; on SQLite writers are serialized.
-Warned and flagged rows leave their candidate index in the batch that handles them; every
-notice carries a dedupe key (warn_accept:<id>:<due>, warn_resolve:<id>:<due>,
-overdue:<id>:<level>, and escalated:... from notifications), so a notice is written once even
-if two runs did meet the same ticket. A ticket that fails (changed meanwhile: StaleDataError,
-or a transition the state machine refuses) is rolled back alone to its savepoint and left for
-the next run; the rest of the batch goes on.
+runs split the work instead of waiting on each other. SQLite has no row locks and one writer at
+a time: a second run there may stop on "database is locked" and the next run carries on.
+Handled rows leave their candidate index in the batch that handles them, and every notice
+carries a dedupe key, so nothing is done or sent twice. A ticket that fails (changed meanwhile:
+StaleDataError, or a transition the state machine refuses) is rolled back alone to its
+savepoint and left for the next run; the rest of the batch goes on.
 
-Flag columns are written with plain UPDATEs that do not bump the ticket's version, so a
+Flags are written with plain UPDATEs that keep the ticket's version and updated_at, so a
 worker's concurrent accept is never refused because of a warning; escalation and auto-close go
 through the ORM and the state machine, with the version check.
+
+Known limit: warned_*_at are not reset when a reporter reopens a ticket (fresh deadlines, same
+columns), so the second round gets no warnings; the ladder still applies.
 """
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -57,13 +61,10 @@ from webapp.errors import DomainError
 from webapp.extensions import db
 from webapp.models import Category, Role, StaffAssignment, Ticket, TicketStatus
 from webapp.models.base import utcnow
+from webapp.models.tickets import DEADLINE_SQL
 
 S = TicketStatus
 UNACCEPTED = (S.PENDING, S.DISPATCHED)  # the accept deadline runs
-UNRESOLVED = (S.PENDING, S.DISPATCHED, S.ACCEPTED)  # the resolve deadline runs
-# Before acceptance the accept deadline (and then the ladder) speaks; the resolve warning is
-# for work under way.
-RESOLVE_WARNED = (S.ACCEPTED,)
 # The rungs the deadline command climbs by itself; the department is summoned by hand.
 AUTOMATIC_LEVELS = ("community", "street")
 
@@ -151,8 +152,8 @@ def run_deadlines(now: datetime | None = None) -> DeadlineReport:
     db.session.commit()
     try:
         _auto_close(now, settings, report)
-        _climb_ladder(now, settings, categories, report)
-        _mark_overdue(now, settings, report)
+        _newly_overdue(now, settings, report)
+        _climb_to_street(now, settings, categories, report)
         _warn(now, settings, categories, report)
     except BaseException:
         db.session.rollback()
@@ -161,23 +162,30 @@ def run_deadlines(now: datetime | None = None) -> DeadlineReport:
     return report
 
 
-# --- locking helpers ----------------------------------------------------------------------
+# --- candidates ---------------------------------------------------------------------------
 
 
-def _locked_ids(condition, batch: int, skip: set[str]) -> list[str]:
-    """Up to `batch` ids of tickets matching `condition`, locked for this transaction; rows
-    another run holds are skipped (PostgreSQL; SQLite ignores FOR UPDATE)."""
-    query = select(Ticket.id).where(condition)
+def _sql(name: str):
+    """One condition of the partial indexes, stated literally (see DEADLINE_SQL)."""
+    return text(DEADLINE_SQL[name])
+
+
+def _candidates(conditions, order_by, batch: int, skip: set[str], *columns):
+    """A batch of tickets matching `conditions`, in index order, locked for this transaction.
+
+    Rows another run holds are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite ignores
+    it and serializes writers instead). The ordered LIMIT keeps the planner on the partial
+    index even when it overestimates the matches.
+    """
+    query = select(Ticket.id, *columns).where(*conditions)
     if skip:
         query = query.where(Ticket.id.not_in(skip))
-    query = query.limit(batch).with_for_update(skip_locked=True)
-    return list(db.session.scalars(query))
+    query = query.order_by(order_by).limit(batch).with_for_update(skip_locked=True)
+    return db.session.execute(query).all()
 
 
-def _locked_batch(condition, batch: int, skip: set[str]) -> list[Ticket]:
-    ids = _locked_ids(condition, batch, skip)
-    if not ids:
-        return []
+def _load(ids: list[str]) -> list[Ticket]:
+    """The tickets with what the state machine and the notices read, in a few queries."""
     return list(
         db.session.scalars(
             select(Ticket)
@@ -212,12 +220,19 @@ def _per_ticket(tickets: list[Ticket], work, report: DeadlineReport, skip: set[s
             count(report)
 
 
+# The two deadlines: (status condition, due column, warned column, "not yet warned" condition).
+DEADLINES = {
+    "accept": ("unaccepted", Ticket.accept_due_at, Ticket.warned_accept_at, "unwarned_accept"),
+    "resolve": ("accepted", Ticket.resolve_due_at, Ticket.warned_resolve_at, "unwarned_resolve"),
+}
+
+
 # --- 1. auto-close ------------------------------------------------------------------------
 
 
 def _auto_close(now: datetime, settings: _Settings, report: DeadlineReport) -> None:
     cutoff = now - settings.auto_close_after
-    condition = and_(Ticket.status == S.RESOLVED, Ticket.resolved_at <= cutoff)
+    conditions = (_sql("resolved"), Ticket.resolved_at <= cutoff)
     skip: set[str] = set()
 
     def close(ticket: Ticket):
@@ -228,12 +243,12 @@ def _auto_close(now: datetime, settings: _Settings, report: DeadlineReport) -> N
 
         return count
 
-    while tickets := _locked_batch(condition, settings.batch, skip):
-        _per_ticket(tickets, close, report, skip)
+    while rows := _candidates(conditions, Ticket.resolved_at, settings.batch, skip):
+        _per_ticket(_load([row.id for row in rows]), close, report, skip)
         db.session.commit()
 
 
-# --- 2. the ladder ------------------------------------------------------------------------
+# --- 2, 3. overdue: the ladder and the flag -----------------------------------------------
 
 
 def _overdue_since(ticket: Ticket) -> datetime | None:
@@ -243,31 +258,6 @@ def _overdue_since(ticket: Ticket) -> datetime | None:
     if ticket.status is S.ACCEPTED:
         return ticket.resolve_due_at
     return None
-
-
-def _breach_condition(accept_by: datetime, resolve_by: datetime):
-    """Tickets still unaccepted at accept_by or unresolved at resolve_by (their deadlines)."""
-    return or_(
-        and_(Ticket.status.in_(UNACCEPTED), Ticket.accept_due_at <= accept_by),
-        and_(Ticket.status == S.ACCEPTED, Ticket.resolve_due_at <= resolve_by),
-    )
-
-
-def _ladder_condition(now: datetime, settings: _Settings, categories):
-    parts = [and_(Ticket.level == "grid", _breach_condition(now, now))]
-    for uses_workdays in (False, True):
-        ids = [c.id for c in categories if bool(c.uses_workdays) is uses_workdays]
-        if not ids:
-            continue
-        threshold = subtract_hours(now, settings.step_hours, uses_workdays=uses_workdays)
-        parts.append(
-            and_(
-                Ticket.level.in_(("grid", "community")),
-                _breach_condition(threshold, threshold),
-                Ticket.category_id.in_(ids),
-            )
-        )
-    return or_(*parts)
 
 
 def _target_level(ticket: Ticket, now: datetime, settings: _Settings) -> str | None:
@@ -280,9 +270,8 @@ def _target_level(ticket: Ticket, now: datetime, settings: _Settings) -> str | N
     return "community"
 
 
-def _climb_ladder(now: datetime, settings: _Settings, categories, report: DeadlineReport) -> None:
-    condition = _ladder_condition(now, settings, categories)
-    skip: set[str] = set()
+def _climber(now: datetime, settings: _Settings):
+    """work(ticket) for _per_ticket: climb to the level the overdue time calls for."""
 
     def climb(ticket: Ticket):
         target = _target_level(ticket, now, settings)
@@ -316,75 +305,86 @@ def _climb_ladder(now: datetime, settings: _Settings, categories, report: Deadli
 
         return count
 
-    while tickets := _locked_batch(condition, settings.batch, skip):
-        _per_ticket(tickets, climb, report, skip)
-        db.session.commit()
+    return climb
 
 
-# --- 3. the overdue flag ------------------------------------------------------------------
+def _newly_overdue(now: datetime, settings: _Settings, report: DeadlineReport) -> None:
+    """Tickets that missed a deadline since the last run. At level grid they climb (and are
+    flagged as they do); at any other level only the flag is set, in one UPDATE per batch.
 
-
-def _mark_overdue(now: datetime, settings: _Settings, report: DeadlineReport) -> None:
-    for statuses, due in ((UNACCEPTED, Ticket.accept_due_at), (UNRESOLVED, Ticket.resolve_due_at)):
-        condition = and_(Ticket.is_overdue == false(), Ticket.status.in_(statuses), due <= now)
-        while True:
-            ids = select(Ticket.id).where(condition).limit(settings.batch)
-            ids = ids.with_for_update(skip_locked=True).scalar_subquery()
-            result = db.session.execute(
-                update(Ticket)
-                .where(Ticket.id.in_(ids))
-                .values(is_overdue=True, overdue_at=now)
-                .execution_options(synchronize_session=False)
-            )
+    Only the ladder flags a ticket at level grid, and levels never go back down, so every
+    grid-level ticket that is past a deadline is still unflagged: this one range finds them.
+    """
+    climb = _climber(now, settings)
+    for status, due, _warned, _unwarned in DEADLINES.values():
+        conditions = (_sql("not_overdue"), _sql(status), due <= now)
+        skip: set[str] = set()
+        while rows := _candidates(conditions, due, settings.batch, skip, Ticket.level):
+            climbing = [row.id for row in rows if row.level == "grid"]
+            flagged = [row.id for row in rows if row.level != "grid"]
+            if flagged:
+                db.session.execute(
+                    update(Ticket)
+                    .where(Ticket.id.in_(flagged))
+                    .values(is_overdue=True, overdue_at=now, updated_at=Ticket.updated_at)
+                    .execution_options(synchronize_session=False)
+                )
+                report.marked_overdue += len(flagged)
+            if climbing:
+                _per_ticket(_load(climbing), climb, report, skip)
             db.session.commit()
-            report.marked_overdue += result.rowcount
-            if result.rowcount < settings.batch:
-                break
+
+
+def _climb_to_street(now: datetime, settings: _Settings, categories, report: DeadlineReport) -> None:
+    """Tickets at level community overdue for another ESCALATION_STEP_HOURS climb to street
+    (counted in the category's own hours)."""
+    climb = _climber(now, settings)
+    for uses_workdays in (False, True):
+        ids = [c.id for c in categories if bool(c.uses_workdays) is uses_workdays]
+        if not ids:
+            continue
+        threshold = subtract_hours(now, settings.step_hours, uses_workdays=uses_workdays)
+        for status, due, _warned, _unwarned in DEADLINES.values():
+            conditions = (
+                _sql("at_community"), _sql(status), due <= threshold, Ticket.category_id.in_(ids)
+            )
+            skip: set[str] = set()
+            while rows := _candidates(conditions, due, settings.batch, skip):
+                _per_ticket(_load([row.id for row in rows]), climb, report, skip)
+                db.session.commit()
 
 
 # --- 4. warnings --------------------------------------------------------------------------
 
 
 def _warn(now: datetime, settings: _Settings, categories, report: DeadlineReport) -> None:
-    for which in ("accept", "resolve"):
-        groups: dict[tuple[bool, float], list[int]] = defaultdict(list)
+    """Per category: one ordered range of its unwarned tickets due before its threshold."""
+    for which, (status, due, warned, unwarned) in DEADLINES.items():
         for category in categories:
             window = category.accept_hours if which == "accept" else category.resolve_hours
-            groups[(bool(category.uses_workdays), float(window))].append(category.id)
-        for (uses_workdays, window), ids in groups.items():
             lead = warning_lead_hours(window, settings.fraction)
-            warn_until = add_hours(now, lead, uses_workdays=uses_workdays)
-            _warn_group(which, ids, warn_until, now, settings, report)
-
-
-def _warn_group(which, category_ids, warn_until, now, settings, report) -> None:
-    if which == "accept":
-        statuses, due, warned = UNACCEPTED, Ticket.accept_due_at, Ticket.warned_accept_at
-    else:
-        statuses, due, warned = RESOLVE_WARNED, Ticket.resolve_due_at, Ticket.warned_resolve_at
-    condition = and_(
-        Ticket.category_id.in_(category_ids),
-        Ticket.status.in_(statuses),
-        warned.is_(None),
-        due <= warn_until,
-    )
-    while True:
-        ids = select(Ticket.id).where(condition).limit(settings.batch)
-        ids = ids.with_for_update(skip_locked=True).scalar_subquery()
-        rows = db.session.execute(
-            update(Ticket)
-            .where(Ticket.id.in_(ids))
-            .values({warned: now})
-            .returning(Ticket.id, due)
-            .execution_options(synchronize_session=False)
-        ).all()
-        # Only deadlines still ahead are worth a warning; missed ones just leave the index.
-        upcoming = {row[0]: row[1] for row in rows if row[1] > now}
-        if upcoming:
-            _send_warnings(which, upcoming, now, report)
-        db.session.commit()
-        if len(rows) < settings.batch:
-            break
+            warn_until = add_hours(now, lead, uses_workdays=bool(category.uses_workdays))
+            conditions = (
+                _sql(unwarned), _sql(status), Ticket.category_id == category.id, due <= warn_until
+            )
+            while True:
+                ids = [row.id for row in _candidates(conditions, due, settings.batch, set())]
+                if not ids:
+                    break
+                rows = db.session.execute(
+                    update(Ticket)
+                    .where(Ticket.id.in_(ids))
+                    .values({warned: now, Ticket.updated_at: Ticket.updated_at})
+                    .returning(Ticket.id, due)
+                    .execution_options(synchronize_session=False)
+                ).all()
+                # Only deadlines still ahead are worth a warning; missed ones leave the index.
+                upcoming = {row[0]: row[1] for row in rows if row[1] > now}
+                if upcoming:
+                    _send_warnings(which, upcoming, now, report)
+                db.session.commit()
+                if len(ids) < settings.batch:
+                    break
 
 
 def _send_warnings(which: str, due_by_id: dict[str, datetime], now, report) -> None:

@@ -109,29 +109,32 @@ _responsibilities = Responsibility.__table__
 _codes = BuildingCode.__table__
 _tickets = Ticket.__table__
 
-_BUILDING = (
+_BUILDING_UNITS = (
     select(
         _buildings.c.id,
         _buildings.c.name,
         _buildings.c.address,
+        _buildings.c.grid_id,
+        _units.c.name.label("unit"),
+    )
+    .select_from(_buildings.outerjoin(_units, _units.c.building_id == _buildings.c.id))
+    .where(_buildings.c.id == bindparam("building_id"))
+    .order_by(_units.c.sort_order, _units.c.id)
+)
+_GRID = (
+    select(
+        _grids.c.name,
         _communities.c.name.label("community"),
-        _grids.c.id.label("grid_id"),
-        _grids.c.name.label("grid"),
         _grids.c.worker_id,
         _people.c.name.label("worker_name"),
         _people.c.phone.label("worker_phone"),
     )
     .select_from(
-        _buildings.join(_grids, _grids.c.id == _buildings.c.grid_id)
-        .join(_communities, _communities.c.id == _grids.c.community_id)
-        .outerjoin(_people, _people.c.id == _grids.c.worker_id)
+        _grids.join(_communities, _communities.c.id == _grids.c.community_id).outerjoin(
+            _people, _people.c.id == _grids.c.worker_id
+        )
     )
-    .where(_buildings.c.id == bindparam("building_id"))
-)
-_UNITS = (
-    select(_units.c.name)
-    .where(_units.c.building_id == bindparam("building_id"))
-    .order_by(_units.c.sort_order, _units.c.id)
+    .where(_grids.c.id == bindparam("grid_id"))
 )
 # The same matrix rows as building_contacts(), one row per (professional, category).
 _MATRIX = (
@@ -181,47 +184,75 @@ def _contacts(conn, grid_id, worker_id, worker_name, worker_phone) -> list[dict]
     return contacts
 
 
-def _building_static(conn, building_id: int) -> dict:
-    """The cached part of a scan, read on `conn` in four statements."""
-    b = conn.execute(_BUILDING, {"building_id": building_id}).one()
-    contacts = _contacts(conn, b.grid_id, b.worker_id, b.worker_name, b.worker_phone)
+def _grid_part(conn, grid_id: int) -> dict:
+    """What every building of a grid shows alike: grid and community names, contacts."""
+    g = conn.execute(_GRID, {"grid_id": grid_id}).one()
     return {
-        "building": {
-            "id": b.id,
-            "name": b.name,
-            "address": b.address,
-            "community": b.community,
-            "grid": b.grid,
-        },
-        "units": list(conn.scalars(_UNITS, {"building_id": building_id})),
-        "contacts": contacts,
-        "categories": [
-            {"code": c.code, "name": c.name, "kind": c.kind.value}
-            for c in conn.execute(_CATEGORIES)
-        ],
+        "community": g.community,
+        "grid": g.name,
+        "contacts": _contacts(conn, grid_id, g.worker_id, g.worker_name, g.worker_phone),
     }
 
 
+def _category_list(conn) -> list[dict]:
+    return [
+        {"code": c.code, "name": c.name, "kind": c.kind.value} for c in conn.execute(_CATEGORIES)
+    ]
+
+
 class _StaticCache:
-    """A small per-process cache with a time limit; the registry changes by import only."""
+    """Per-process caches with a time limit; the registry changes by import only.
+
+    Three layers, so that a building not seen for a while costs one query when its grid and
+    the category list are known (most scans: a building is scanned rarely, a grid often): the
+    category list, each grid's part, and each building's whole static part. An entry built
+    from other layers keeps their oldest time, so nothing shown is older than the limit.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[int, tuple[float, dict]] = {}
+        self._grids: dict[int, tuple[float, dict]] = {}
+        self._categories: tuple[float, list[dict]] | None = None
 
     def get(self, building_id: int, ttl: float, conn) -> dict:
         now = time.monotonic()
         hit = self._entries.get(building_id)
         if hit is not None and now - hit[0] < ttl:
             return hit[1]
-        value = _building_static(conn, building_id)
+        rows = conn.execute(_BUILDING_UNITS, {"building_id": building_id}).all()
+        b = rows[0]
+        grid_hit = self._grids.get(b.grid_id)
+        if grid_hit is None or now - grid_hit[0] >= ttl:
+            grid_hit = (now, _grid_part(conn, b.grid_id))
+        categories_hit = self._categories
+        if categories_hit is None or now - categories_hit[0] >= ttl:
+            categories_hit = (now, _category_list(conn))
+        grid = grid_hit[1]
+        value = {
+            "building": {
+                "id": b.id,
+                "name": b.name,
+                "address": b.address,
+                "community": grid["community"],
+                "grid": grid["grid"],
+            },
+            "units": [r.unit for r in rows if r.unit is not None],
+            "contacts": grid["contacts"],
+            "categories": categories_hit[1],
+        }
         if ttl > 0:
             if len(self._entries) > 50_000:
                 self._entries.clear()
-            self._entries[building_id] = (now, value)
+                self._grids.clear()
+            self._grids[b.grid_id] = grid_hit
+            self._categories = categories_hit
+            self._entries[building_id] = (min(grid_hit[0], categories_hit[0]), value)
         return value
 
     def clear(self) -> None:
         self._entries.clear()
+        self._grids.clear()
+        self._categories = None
 
 
 static_cache = _StaticCache()

@@ -113,8 +113,7 @@ def submit_ticket(
     if existing is not None and existing.ticket_id is not None:
         return _replay(existing, fingerprint), False
 
-    building_id = registry.resolve_code(submission.code)
-    building = db.session.get(Building, building_id)
+    building, grid, community, street = _place(registry.resolve_code(submission.code))
     category = _category(submission)
     unit_id = _unit_id(building, submission.unit)
     description = _description(submission.description)
@@ -126,7 +125,8 @@ def submit_ticket(
             db.session.add(record)
             db.session.flush()  # claims the key: a concurrent twin waits here, then fails
             ticket = _new_ticket(
-                actor, submission, building, category, unit_id, description, needs_review
+                actor, submission, (building, grid, community, street), category, unit_id,
+                description, needs_review,
             )
             record.ticket_id = ticket.id
             db.session.flush()
@@ -168,10 +168,19 @@ def _description(text: str) -> str:
     return text
 
 
-def _new_ticket(actor, submission, building, category, unit_id, description, needs_review):
-    grid = db.session.get(Grid, building.grid_id)
-    community = db.session.get(Community, grid.community_id)
-    street = db.session.get(Street, community.street_id)
+def _place(building_id: int) -> tuple[Building, Grid, Community, Street]:
+    """The building and the places above it, in one query."""
+    return db.session.execute(
+        select(Building, Grid, Community, Street)
+        .join(Grid, Grid.id == Building.grid_id)
+        .join(Community, Community.id == Grid.community_id)
+        .join(Street, Street.id == Community.street_id)
+        .where(Building.id == building_id)
+    ).one()
+
+
+def _new_ticket(actor, submission, place, category, unit_id, description, needs_review):
+    building, grid, community, street = place
     now = utcnow()
     anonymous = submission.anonymous and category.kind is TicketKind.WISH
     ticket = Ticket(

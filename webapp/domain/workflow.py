@@ -399,8 +399,11 @@ def _effect_reopen(ticket, given, actor, event, now, after):
     if given.rating is not None:
         ticket.rating = given.rating
     event.note = given.comment
-    # A new round of work for the same handler: fresh deadlines from now.
+    # A new round of work for the same handler: fresh deadlines, warnings and overdue mark.
     ticket.dispatched_at = None
+    ticket.warned_accept_at = ticket.warned_resolve_at = None
+    ticket.is_overdue = False
+    ticket.overdue_at = None
     _start_clock(ticket, now)
     if ticket.assignee_id is None:
         return S.PENDING

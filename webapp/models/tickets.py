@@ -41,7 +41,22 @@ STATUS_LABELS = {
 }
 
 
-def _partial_index(name: str, columns: tuple[str, ...], where: str) -> Index:
+# Conditions of the deadline command's partial indexes, written out literally: a planner uses
+# a partial index only when the query states its condition with the same constants (not bind
+# parameters), so webapp.domain.escalation puts these very strings in its queries.
+DEADLINE_SQL = {
+    "unaccepted": "status IN ('pending', 'dispatched')",
+    "accepted": "status = 'accepted'",
+    "resolved": "status = 'resolved'",
+    "not_overdue": "is_overdue = false",
+    "at_community": "level = 'community'",
+    "unwarned_accept": "warned_accept_at IS NULL",
+    "unwarned_resolve": "warned_resolve_at IS NULL",
+}
+
+
+def _partial_index(name: str, columns: tuple[str, ...], *conditions: str) -> Index:
+    where = " AND ".join(conditions)
     return Index(name, *columns, sqlite_where=text(where), postgresql_where=text(where))
 
 
@@ -57,23 +72,33 @@ class Ticket(db.Model):
         Index("ix_tickets_grid_status", "grid_id", "status"),
         Index("ix_tickets_community_status", "community_id", "status"),
         Index("ix_tickets_reporter_created", "reporter_id", "created_at"),
-        # The deadline command (webapp.domain.escalation) finds its few candidates among
-        # millions of tickets by these: each shrinks as tickets are warned, flagged or climb.
+        # The deadline command (webapp.domain.escalation): each finds its few candidates
+        # among millions of tickets by one ordered range scan; each stays small.
         _partial_index(
-            "ix_tickets_accept_warning",
-            ("category_id", "status", "accept_due_at"),
-            "warned_accept_at IS NULL",
+            "ix_tickets_accept_warning", ("category_id", "accept_due_at"),
+            DEADLINE_SQL["unwarned_accept"], DEADLINE_SQL["unaccepted"],
         ),
         _partial_index(
-            "ix_tickets_resolve_warning",
-            ("category_id", "status", "resolve_due_at"),
-            "warned_resolve_at IS NULL",
+            "ix_tickets_resolve_warning", ("category_id", "resolve_due_at"),
+            DEADLINE_SQL["unwarned_resolve"], DEADLINE_SQL["accepted"],
         ),
-        _partial_index("ix_tickets_accept_overdue", ("status", "accept_due_at"), "is_overdue = false"),
-        _partial_index("ix_tickets_resolve_overdue", ("status", "resolve_due_at"), "is_overdue = false"),
-        Index("ix_tickets_status_level_accept_due", "status", "level", "accept_due_at"),
-        Index("ix_tickets_status_level_resolve_due", "status", "level", "resolve_due_at"),
-        Index("ix_tickets_status_resolved", "status", "resolved_at"),
+        _partial_index(
+            "ix_tickets_accept_overdue", ("accept_due_at",),
+            DEADLINE_SQL["not_overdue"], DEADLINE_SQL["unaccepted"],
+        ),
+        _partial_index(
+            "ix_tickets_resolve_overdue", ("resolve_due_at",),
+            DEADLINE_SQL["not_overdue"], DEADLINE_SQL["accepted"],
+        ),
+        _partial_index(
+            "ix_tickets_community_accept_due", ("accept_due_at",),
+            DEADLINE_SQL["at_community"], DEADLINE_SQL["unaccepted"],
+        ),
+        _partial_index(
+            "ix_tickets_community_resolve_due", ("resolve_due_at",),
+            DEADLINE_SQL["at_community"], DEADLINE_SQL["accepted"],
+        ),
+        _partial_index("ix_tickets_resolved_at", ("resolved_at",), DEADLINE_SQL["resolved"]),
     )
 
     id: Mapped[str] = mapped_column(IdString(), primary_key=True, default=new_id)

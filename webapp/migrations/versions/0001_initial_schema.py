@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:29:54.113778
+Create Date: 2026-11-22 03:49:31.564420
 
 """
 from alembic import op
@@ -320,19 +320,19 @@ def upgrade():
     sa.UniqueConstraint('number', name=op.f('uq_tickets_number'))
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.create_index('ix_tickets_accept_overdue', ['status', 'accept_due_at'], unique=False, sqlite_where=sa.text('is_overdue = false'), postgresql_where=sa.text('is_overdue = false'))
-        batch_op.create_index('ix_tickets_accept_warning', ['category_id', 'status', 'accept_due_at'], unique=False, sqlite_where=sa.text('warned_accept_at IS NULL'), postgresql_where=sa.text('warned_accept_at IS NULL'))
+        batch_op.create_index('ix_tickets_accept_overdue', ['accept_due_at'], unique=False, sqlite_where=sa.text("is_overdue = false AND status IN ('pending', 'dispatched')"), postgresql_where=sa.text("is_overdue = false AND status IN ('pending', 'dispatched')"))
+        batch_op.create_index('ix_tickets_accept_warning', ['category_id', 'accept_due_at'], unique=False, sqlite_where=sa.text("warned_accept_at IS NULL AND status IN ('pending', 'dispatched')"), postgresql_where=sa.text("warned_accept_at IS NULL AND status IN ('pending', 'dispatched')"))
         batch_op.create_index('ix_tickets_assignee_status', ['assignee_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_building_status', ['building_id', 'status'], unique=False)
+        batch_op.create_index('ix_tickets_community_accept_due', ['accept_due_at'], unique=False, sqlite_where=sa.text("level = 'community' AND status IN ('pending', 'dispatched')"), postgresql_where=sa.text("level = 'community' AND status IN ('pending', 'dispatched')"))
+        batch_op.create_index('ix_tickets_community_resolve_due', ['resolve_due_at'], unique=False, sqlite_where=sa.text("level = 'community' AND status = 'accepted'"), postgresql_where=sa.text("level = 'community' AND status = 'accepted'"))
         batch_op.create_index('ix_tickets_community_status', ['community_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_grid_status', ['grid_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_reporter_created', ['reporter_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_reporter_key'), ['reporter_key'], unique=False)
-        batch_op.create_index('ix_tickets_resolve_overdue', ['status', 'resolve_due_at'], unique=False, sqlite_where=sa.text('is_overdue = false'), postgresql_where=sa.text('is_overdue = false'))
-        batch_op.create_index('ix_tickets_resolve_warning', ['category_id', 'status', 'resolve_due_at'], unique=False, sqlite_where=sa.text('warned_resolve_at IS NULL'), postgresql_where=sa.text('warned_resolve_at IS NULL'))
-        batch_op.create_index('ix_tickets_status_level_accept_due', ['status', 'level', 'accept_due_at'], unique=False)
-        batch_op.create_index('ix_tickets_status_level_resolve_due', ['status', 'level', 'resolve_due_at'], unique=False)
-        batch_op.create_index('ix_tickets_status_resolved', ['status', 'resolved_at'], unique=False)
+        batch_op.create_index('ix_tickets_resolve_overdue', ['resolve_due_at'], unique=False, sqlite_where=sa.text("is_overdue = false AND status = 'accepted'"), postgresql_where=sa.text("is_overdue = false AND status = 'accepted'"))
+        batch_op.create_index('ix_tickets_resolve_warning', ['category_id', 'resolve_due_at'], unique=False, sqlite_where=sa.text("warned_resolve_at IS NULL AND status = 'accepted'"), postgresql_where=sa.text("warned_resolve_at IS NULL AND status = 'accepted'"))
+        batch_op.create_index('ix_tickets_resolved_at', ['resolved_at'], unique=False, sqlite_where=sa.text("status = 'resolved'"), postgresql_where=sa.text("status = 'resolved'"))
         batch_op.create_index(batch_op.f('ix_tickets_street_id'), ['street_id'], unique=False)
 
     op.create_table('idempotency_records',
@@ -457,19 +457,19 @@ def downgrade():
     op.drop_table('idempotency_records')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tickets_street_id'))
-        batch_op.drop_index('ix_tickets_status_resolved')
-        batch_op.drop_index('ix_tickets_status_level_resolve_due')
-        batch_op.drop_index('ix_tickets_status_level_accept_due')
-        batch_op.drop_index('ix_tickets_resolve_warning', sqlite_where=sa.text('warned_resolve_at IS NULL'), postgresql_where=sa.text('warned_resolve_at IS NULL'))
-        batch_op.drop_index('ix_tickets_resolve_overdue', sqlite_where=sa.text('is_overdue = false'), postgresql_where=sa.text('is_overdue = false'))
+        batch_op.drop_index('ix_tickets_resolved_at', sqlite_where=sa.text("status = 'resolved'"), postgresql_where=sa.text("status = 'resolved'"))
+        batch_op.drop_index('ix_tickets_resolve_warning', sqlite_where=sa.text("warned_resolve_at IS NULL AND status = 'accepted'"), postgresql_where=sa.text("warned_resolve_at IS NULL AND status = 'accepted'"))
+        batch_op.drop_index('ix_tickets_resolve_overdue', sqlite_where=sa.text("is_overdue = false AND status = 'accepted'"), postgresql_where=sa.text("is_overdue = false AND status = 'accepted'"))
         batch_op.drop_index(batch_op.f('ix_tickets_reporter_key'))
         batch_op.drop_index('ix_tickets_reporter_created')
         batch_op.drop_index('ix_tickets_grid_status')
         batch_op.drop_index('ix_tickets_community_status')
+        batch_op.drop_index('ix_tickets_community_resolve_due', sqlite_where=sa.text("level = 'community' AND status = 'accepted'"), postgresql_where=sa.text("level = 'community' AND status = 'accepted'"))
+        batch_op.drop_index('ix_tickets_community_accept_due', sqlite_where=sa.text("level = 'community' AND status IN ('pending', 'dispatched')"), postgresql_where=sa.text("level = 'community' AND status IN ('pending', 'dispatched')"))
         batch_op.drop_index('ix_tickets_building_status')
         batch_op.drop_index('ix_tickets_assignee_status')
-        batch_op.drop_index('ix_tickets_accept_warning', sqlite_where=sa.text('warned_accept_at IS NULL'), postgresql_where=sa.text('warned_accept_at IS NULL'))
-        batch_op.drop_index('ix_tickets_accept_overdue', sqlite_where=sa.text('is_overdue = false'), postgresql_where=sa.text('is_overdue = false'))
+        batch_op.drop_index('ix_tickets_accept_warning', sqlite_where=sa.text("warned_accept_at IS NULL AND status IN ('pending', 'dispatched')"), postgresql_where=sa.text("warned_accept_at IS NULL AND status IN ('pending', 'dispatched')"))
+        batch_op.drop_index('ix_tickets_accept_overdue', sqlite_where=sa.text("is_overdue = false AND status IN ('pending', 'dispatched')"), postgresql_where=sa.text("is_overdue = false AND status IN ('pending', 'dispatched')"))
 
     op.drop_table('tickets')
     op.drop_table('units')
