@@ -39,7 +39,9 @@ class Uploads(MethodView):
         """Upload one photo (field "file"): JPEG, PNG or WebP, checked by its content and
         re-encoded without any metadata (no location)."""
         upload = form["file"]
-        photo = photos.store_upload(current_actor(), upload.stream, upload.filename)
+        actor = current_actor()
+        photo = photos.store_upload(actor, upload.stream, upload.filename)
+        photos.request_media_check(actor, photo)
         db.session.commit()
         return photo
 

@@ -116,3 +116,17 @@ def _parse(text: str) -> dict:
     if not isinstance(parsed, dict):
         raise BadMessage()
     return parsed
+
+
+@bp.get("/media/<photo_id>/<token>")
+def media_for_check(photo_id: str, token: str):
+    """Where WeChat's image checker fetches a photo it was asked to check (a capability URL)."""
+    from flask import send_file
+
+    from webapp.domain.photos import photo_for_media_check
+
+    try:
+        photo, path = photo_for_media_check(photo_id, token)
+    except DomainError:
+        return Response(status=404)
+    return send_file(path, mimetype=photo.content_type, max_age=0)

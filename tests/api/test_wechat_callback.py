@@ -210,3 +210,40 @@ def test_subscriptions_need_login_and_known_results(client, app_ctx):
     response = client.post("/api/v1/subscriptions", json={"results": {"T": "maybe"}}, headers=headers)
     assert response.status_code == 422
     assert response.get_json()["code"] == "validation_error"
+
+
+def test_upload_asks_wechat_to_check_the_photo_and_the_verdict_hides_it(client, configured, wechat_http, app_ctx):
+    """The whole loop: upload → mediaCheckAsync with a URL WeChat can fetch → risky verdict."""
+    import json as jsonlib
+
+    from tests.factories import upload_photo
+
+    wechat_http.post(
+        "https://api.weixin.qq.com/wxa/media_check_async",
+        json={"errcode": 0, "errmsg": "ok", "trace_id": "trace-upload-1"},
+    )
+    headers = auth_headers(client, openid="resident-upload-check")
+    photo_id = upload_photo(client, headers)
+    sent = [c.request for c in wechat_http.calls if "media_check_async" in c.request.url]
+    assert len(sent) == 1
+    body = jsonlib.loads(sent[0].body)
+    assert body["openid"] == "resident-upload-check" and body["version"] == 2
+    fetched = client.get(body["media_url"].replace("https://grid.example.cn", ""))
+    assert fetched.status_code == 200 and fetched.mimetype == "image/jpeg"
+    assert client.get(f"/wechat/media/{photo_id}/wrongtoken").status_code == 404
+    assert db.session.get(Photo, photo_id).check_trace_id == "trace-upload-1"
+
+    client.post("/wechat/callback", query_string=_signed(), data=_media_check_xml("trace-upload-1", "risky"))
+    db.session.expire_all()
+    assert db.session.get(Photo, photo_id).is_hidden is True
+
+
+def test_upload_is_kept_when_wechat_check_is_unreachable(client, configured, wechat_http, app_ctx):
+    import requests as requests_lib
+
+    from tests.factories import upload_photo
+
+    wechat_http.post("https://api.weixin.qq.com/wxa/media_check_async", body=requests_lib.ConnectionError("down"))
+    photo_id = upload_photo(client, auth_headers(client, openid="resident-upload-down"))
+    photo = db.session.get(Photo, photo_id)
+    assert photo.check_trace_id is None and photo.is_hidden is False

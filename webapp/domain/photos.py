@@ -9,6 +9,7 @@ only through photo_for_viewer's rule.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import logging
 import os
@@ -22,11 +23,13 @@ from sqlalchemy import or_, select, update
 
 from webapp.domain.access import can_view_ticket, in_staff_scope
 from webapp.domain.actors import Actor
-from webapp.errors import Invalid, NotFound, TooLarge, UnsupportedMedia
+from webapp.errors import Invalid, NotFound, TooLarge, UnsupportedMedia, WeChatError
 from webapp.extensions import db
 from webapp.models import Photo, Ticket
 
 log = logging.getLogger(__name__)
+
+MEDIA_CHECK_SCENE = 2  # mediaCheckAsync scene: a comment-like post
 
 MIB = 1024 * 1024
 JPEG_QUALITY = 85
@@ -249,3 +252,49 @@ def apply_media_check_result(trace_id: str, suggest: str) -> Photo | None:
     photo.is_hidden = suggest == "risky"
     db.session.flush()
     return photo
+
+
+# --- WeChat's asynchronous image check ------------------------------------------------------
+
+
+def media_check_token(photo_id: str) -> str:
+    """The capability that lets WeChat's checker fetch one photo without a login."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"media-check:{photo_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def photo_for_media_check(photo_id: str, token: str) -> tuple[Photo, Path]:
+    """The photo WeChat was asked to check, if the token is right; NotFound otherwise."""
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or not hmac.compare_digest(token, media_check_token(photo_id)):
+        raise NotFound("未找到该照片", code="photo_not_found")
+    path = photo_file_path(photo.sha256, photo.content_type)
+    if not path.is_file():
+        raise NotFound("未找到该照片", code="photo_not_found")
+    return photo, path
+
+
+def request_media_check(actor: Actor, photo: Photo) -> str | None:
+    """Ask WeChat (mediaCheckAsync v2) to check a new photo; the verdict comes to the callback.
+
+    Only when WeChat is configured and the uploader has an openid (WeChat checks on behalf of a
+    user). If WeChat cannot be reached the photo stays, unchecked, and a warning is logged: a
+    resident's report is never lost to a failed check.
+    """
+    from webapp.models import Person
+    from webapp.wechat import get_wechat
+
+    wechat = get_wechat()
+    person = db.session.get(Person, actor.person_id)
+    if not wechat.is_configured or person is None or not person.openid:
+        return None
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    url = f"{base}/wechat/media/{photo.id}/{media_check_token(photo.id)}"
+    try:
+        trace_id = wechat.media_check_async(person.openid, url, scene=MEDIA_CHECK_SCENE)
+    except WeChatError:
+        log.warning("media check of photo %s not requested: WeChat unavailable", photo.id)
+        return None
+    photo.check_trace_id = trace_id
+    db.session.flush()
+    return trace_id
