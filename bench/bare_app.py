@@ -5,9 +5,19 @@
 ratio scan/bare measures what the product adds on top of Flask + gunicorn + JSON: routing
 through flask-smorest, the database round trips, the ORM and serialisation of the real data.
 
+With BENCH_DATABASE_URL set, `GET /bare-db/<code>` answers the same dict after one indexed
+read (`SELECT building_id FROM building_codes WHERE code = ?`) through a SQLAlchemy engine
+with the app's engine options (BENCH_ENGINE_OPTIONS, JSON), in autocommit on PostgreSQL as
+the scan reads: the floor of any endpoint that
+reads the database once per request, which splits the scan's gap to bare into "a database
+read per request" and "what the app adds".
+
 Served as `gunicorn bench.bare_app:app` with the same worker settings as the real app.
 """
 from __future__ import annotations
+
+import json
+import os
 
 from flask import Flask
 
@@ -34,6 +44,30 @@ _CONTACTS = [
 
 @app.get("/bare/<string:code>")
 def bare(code: str):
+    return _answer(code)
+
+
+if os.environ.get("BENCH_DATABASE_URL"):
+    import sqlalchemy as sa
+
+    _engine = sa.create_engine(
+        os.environ["BENCH_DATABASE_URL"], **json.loads(os.environ.get("BENCH_ENGINE_OPTIONS") or "{}")
+    )
+    _read = sa.text("SELECT building_id FROM building_codes WHERE code = :code")
+
+    _autocommit = _engine.dialect.name == "postgresql"  # as the scan reads (registry.py)
+
+    @app.get("/bare-db/<string:code>")
+    def bare_db(code: str):
+        conn = _engine.connect()
+        if _autocommit:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with conn:
+            conn.execute(_read, {"code": code}).scalar()
+        return _answer(code)
+
+
+def _answer(code: str) -> dict:
     # Built per request, as the real view builds its answer; no I/O.
     return {
         "building": {"id": 8, "name": "8号楼", "address": "文化路294号8号楼",

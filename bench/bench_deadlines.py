@@ -8,19 +8,23 @@ database of --url, left alone), migrated by the app's migrations, with one stree
 communities, 105 grids, 5,250 buildings, 12 categories (2 counted in working days) and
 N open tickets written server-side by one INSERT ... SELECT over generate_series.
 
-The tickets are in the state the command leaves them in when it last ran --backlog-minutes
-(default 5) before NOW (Monday 2026-11-23 10:00 Asia/Shanghai): 2 % pending in the community
-queue, 10 % dispatched (a fifth of them past the accept deadline, up to three days), 78 %
-accepted (a tenth past the resolve deadline, up to four days), 10 % resolved awaiting a rating
-for up to a week; about 10 % overdue in all, flagged and at the level their overdue time gives
-(community, then street after ESCALATION_STEP_HOURS), warned where the warning time has passed.
+The tickets come from a steady inflow over the last ten days, each with its own delays (a tenth
+accepted late, 2 % never accepted, a tenth resolved late, 40 % never rated), and are in the
+state the command left them in when it last ran --backlog-minutes (default 5) before NOW
+(Monday 2026-11-23 10:00 Asia/Shanghai): flagged overdue and at the ladder level their overdue
+time gave (about 10 % of the open tickets are overdue now, a few percent at the street),
+warned where the warning time had passed, auto-closed where a week had passed unrated. Only
+the N tickets still open at NOW are written (dispatched, accepted, resolved awaiting rating).
+Deadlines are computed in clock hours here, also for the two working-day categories (the
+command's thresholds for those use the calendar: a few of them find work a clock would not).
+
 So the first run does what the minutes since the last run brought: the warnings, flags,
 escalations and auto-closes whose moment fell in the backlog window, and nothing else. The
-second run, right after, should find next to nothing.
+second run, a second later, should find next to nothing.
 
 Prints one line per run:
 
-    deadlines/postgresql  tickets=1000000  seconds=0.84  warned=1283 overdue=0 escalated=71 closed=40
+    deadlines/postgresql  tickets=1000000  seconds=2.8  run=first  warned=350  overdue=0  escalated=188 ...
 """
 from __future__ import annotations
 
@@ -73,6 +77,7 @@ def build(url: str, tickets: int, backlog_minutes: float) -> None:
         upgrade()
         fraction = app.config["DEADLINE_WARNING_FRACTION"]
         step = app.config["ESCALATION_STEP_HOURS"]
+        auto_close_days = app.config["AUTO_CLOSE_DAYS"]
         db.session.remove()
         db.engine.dispose()
     engine = sa.create_engine(url)
@@ -125,14 +130,25 @@ def build(url: str, tickets: int, backlog_minutes: float) -> None:
                 a=accept, r=resolve, w=workdays,
             )
         run("SELECT setseed(0.20261123)")
+        # Indexes are built once after the load rather than row by row during it.
+        indexes = [row[0] for row in run(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'tickets' AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = 'tickets'::regclass)"
+        )]
+        for definition in indexes:
+            run(f"DROP INDEX {definition.split(' INDEX ', 1)[1].split(' ON ', 1)[0]}")
+        run("SET LOCAL session_replication_role = replica")  # no FK triggers for the bulk load
         started = time.perf_counter()
         run(
             TICKETS_SQL,
-            n=tickets, now=NOW, prev=NOW - timedelta(minutes=backlog_minutes),
+            n=tickets, candidates=int(tickets / OPEN_SHARE * 1.1), now=NOW,
+            prev=NOW - timedelta(minutes=backlog_minutes), hours=HOURS,
             buildings=buildings, categories=REPORT_CATEGORIES, lead=1.0 - fraction, step=step,
-            resolved_window=7 * 24 + backlog_minutes / 60,
+            auto_close_hours=auto_close_days * 24,
         )
-        print(f"  · {tickets} tickets written in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        for definition in indexes:
+            run(definition)
+        print(f"  · {tickets} tickets written and indexed in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         for table in ("communities", "grids", "buildings", "categories", "staff_assignments"):
             run(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -143,7 +159,9 @@ def build(url: str, tickets: int, backlog_minutes: float) -> None:
     engine.dispose()
 
 
-# Layer by layer: random draws → status and age → times → the flags of the last run at :prev.
+# A steady inflow over the last ten days, each ticket with its own delays, as the command left
+# them at :prev. Layer by layer: draws → delays and times → status at :now → flags at :prev.
+HOURS = 240  # the arrivals cover ten days: longer than any open ticket's life in the model
 TICKETS_SQL = """
 INSERT INTO tickets (
     id, number, kind, status, category_id, building_id, grid_id, community_id, street_id,
@@ -153,61 +171,74 @@ INSERT INTO tickets (
     needs_review, photo_ids, version)
 SELECT
     substr(md5(i::text), 1, 22), 'BD-' || i, 'report', status, category_id, building_id, grid_id,
-    community_id, 1, '楼道灯坏了，晚上很黑，请尽快修理', false, false,
-    CASE WHEN status = 'pending' THEN NULL ELSE worker_id END,
-    coalesce(dispatched_at, created_at), :now, dispatched_at,
-    CASE WHEN status IN ('accepted', 'resolved') THEN dispatched_at + interval '30 minutes' END,
-    resolved_at, accept_due_at, resolve_due_at,
-    CASE WHEN breach <= :prev - make_interval(secs => :step * 3600) THEN 'street'
-         WHEN breach <= :prev THEN 'community' ELSE 'grid' END,
-    coalesce(breach <= :prev, false),
-    CASE WHEN breach <= :prev THEN breach END,
-    CASE WHEN status = 'dispatched' AND accept_due_at - accept_lead <= :prev
-         THEN accept_due_at - accept_lead END,
-    CASE WHEN status = 'accepted' AND resolve_due_at - resolve_lead <= :prev
-         THEN resolve_due_at - resolve_lead END,
+    community_id, 1, '楼道灯坏了，晚上很黑，请尽快修理', false, false, worker_id,
+    dispatched_at, :now, dispatched_at,
+    CASE WHEN status <> 'dispatched' THEN accepted_at END,
+    CASE WHEN status = 'resolved' THEN resolved_at END,
+    accept_due_at, resolve_due_at,
+    CASE WHEN over >= make_interval(secs => :step * 3600) THEN 'street'
+         WHEN over > interval '0' THEN 'community' ELSE 'grid' END,
+    over > interval '0',
+    CASE WHEN accept_over > interval '0' THEN accept_due_at
+         WHEN over > interval '0' THEN resolve_due_at END,
+    CASE WHEN accept_due_at - accept_lead <= least(accepted_at, :prev) THEN accept_due_at - accept_lead END,
+    CASE WHEN accepted_at <= :prev
+          AND greatest(resolve_due_at - resolve_lead, accepted_at) <= least(resolved_at, :prev)
+         THEN greatest(resolve_due_at - resolve_lead, accepted_at) END,
     0, 0, 0, false, '[]', 1
 FROM (
-    SELECT *,
-        CASE status WHEN 'dispatched' THEN accept_due_at WHEN 'accepted' THEN resolve_due_at END AS breach
+    SELECT *, greatest(accept_over, resolve_over) AS over
     FROM (
         SELECT *,
-            dispatched_at + make_interval(secs => accept_hours * 3600) AS accept_due_at,
-            dispatched_at + make_interval(secs => resolve_hours * 3600) AS resolve_due_at,
-            make_interval(secs => :lead * accept_hours * 3600) AS accept_lead,
-            make_interval(secs => :lead * resolve_hours * 3600) AS resolve_lead
+            least(accepted_at, :prev) - accept_due_at AS accept_over,
+            CASE WHEN accepted_at <= :prev THEN least(resolved_at, :prev) - resolve_due_at
+                 ELSE interval '-1 hour' END AS resolve_over,
+            CASE WHEN :now < accepted_at THEN 'dispatched'
+                 WHEN :now < resolved_at THEN 'accepted'
+                 WHEN :now < closed_at THEN 'resolved' END AS status
         FROM (
             SELECT *,
-                CASE status
-                    WHEN 'pending' THEN NULL
-                    WHEN 'dispatched' THEN :now - make_interval(secs => 3600 * CASE WHEN r_tail < 0.8
-                        THEN r_age * accept_hours ELSE accept_hours + r_age * 72 END)
-                    WHEN 'accepted' THEN :now - make_interval(secs => 3600 * CASE WHEN r_tail < 0.9
-                        THEN r_age * resolve_hours ELSE resolve_hours + r_age * 96 END)
-                    ELSE :now - make_interval(secs => 3600 * (r_age * :resolved_window + 10))
-                END AS dispatched_at,
-                CASE WHEN status = 'resolved'
-                    THEN :now - make_interval(secs => 3600 * r_age * :resolved_window) END AS resolved_at,
-                :now - make_interval(secs => 3600 * r_age * 24) AS created_at
+                dispatched_at + make_interval(secs => accept_hours * 3600) AS accept_due_at,
+                dispatched_at + make_interval(secs => resolve_hours * 3600) AS resolve_due_at,
+                make_interval(secs => :lead * accept_hours * 3600) AS accept_lead,
+                make_interval(secs => :lead * resolve_hours * 3600) AS resolve_lead,
+                accepted_at + make_interval(secs => 3600 * resolve_delay) AS resolved_at,
+                accepted_at + make_interval(secs => 3600 * (resolve_delay + rating_delay)) AS closed_at
             FROM (
-                SELECT g AS i,
-                    CASE WHEN r_status < 0.02 THEN 'pending' WHEN r_status < 0.12 THEN 'dispatched'
-                         WHEN r_status < 0.90 THEN 'accepted' ELSE 'resolved' END AS status,
-                    r_age, r_tail, c.id AS category_id, c.accept_hours, c.resolve_hours,
-                    b.id AS building_id, gr.id AS grid_id, gr.community_id, gr.worker_id
+                SELECT *, dispatched_at + make_interval(secs => 3600 * accept_delay) AS accepted_at
                 FROM (
-                    SELECT g, random() AS r_status, random() AS r_age, random() AS r_tail,
-                        1 + (g % :categories) AS category, 1 + ((g::bigint * 7919) % :buildings)::int AS building
-                    FROM generate_series(1, :n) g
-                ) draws
-                JOIN categories c ON c.id = draws.category
-                JOIN buildings b ON b.id = draws.building
-                JOIN grids gr ON gr.id = b.grid_id
-            ) statuses
+                    SELECT g AS i, c.id AS category_id, c.accept_hours, c.resolve_hours,
+                        b.id AS building_id, gr.id AS grid_id, gr.community_id, gr.worker_id,
+                        :now - make_interval(secs => 3600 * :hours * random()) AS dispatched_at,
+                        CASE WHEN r_accept < 0.02 THEN 1e6  -- never accepted
+                             WHEN r_accept < 0.90 THEN random() * 0.9 * c.accept_hours
+                             ELSE c.accept_hours * (1 + 3 * random()) END AS accept_delay,
+                        CASE WHEN r_resolve < 0.90 THEN (0.1 + 0.8 * random()) * c.resolve_hours
+                             ELSE c.resolve_hours * (1 + 1.5 * random()) END AS resolve_delay,
+                        -- 60 % rate within a day; the others are closed unrated after a week,
+                        -- which the command did for everyone resolved before :prev - 7 days.
+                        CASE WHEN r_rate < 0.6 THEN 24 * random()
+                             ELSE :auto_close_hours + extract(epoch FROM :now - :prev) / 3600 END
+                             AS rating_delay
+                    FROM (
+                        SELECT g, random() AS r_accept, random() AS r_resolve, random() AS r_rate,
+                            1 + (g % :categories) AS category,
+                            1 + ((g::bigint * 7919) % :buildings)::int AS building
+                        FROM generate_series(1, :candidates) g
+                    ) draws
+                    JOIN categories c ON c.id = draws.category
+                    JOIN buildings b ON b.id = draws.building
+                    JOIN grids gr ON gr.id = b.grid_id
+                ) delays
+            ) accepted
         ) times
-    ) dues
+    ) statuses
+    WHERE status IS NOT NULL
+    LIMIT :n
 ) flagged
 """
+# About 45 % of the arrivals are still open at :now in this model.
+OPEN_SHARE = 0.45
 
 
 def measure(url: str, tickets: int) -> list[str]:

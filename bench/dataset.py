@@ -203,7 +203,7 @@ def build(shape: Shape | None = None) -> Built:
                 )
     insert("responsibilities", responsibilities)
 
-    buildings, units, codes = [], [], []
+    buildings, units = [], []
     unit_ids: dict[int, list[int]] = {}
     per_grid = shape.buildings // len(grids)
     extra = shape.buildings - per_grid * len(grids)

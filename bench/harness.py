@@ -223,37 +223,60 @@ def wrk(
     raise RuntimeError(f"wrk gave no result (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
 
 
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 def merge(loads: list[Load]) -> Load:
     """Rounds of one side added up: total requests over total time; latency percentiles are
-    the mean of the rounds' (wrk gives no histogram to merge)."""
-    n = len(loads)
+    the median of the rounds' (wrk gives no histogram to merge)."""
     return Load(
         requests=sum(x.requests for x in loads),
         seconds=sum(x.seconds for x in loads),
         bytes=sum(x.bytes for x in loads),
-        p50_ms=sum(x.p50_ms for x in loads) / n,
-        p90_ms=sum(x.p90_ms for x in loads) / n,
-        p99_ms=sum(x.p99_ms for x in loads) / n,
+        p50_ms=_median([x.p50_ms for x in loads]),
+        p90_ms=_median([x.p90_ms for x in loads]),
+        p99_ms=_median([x.p99_ms for x in loads]),
         max_ms=max(x.max_ms for x in loads),
         errors=sum(x.errors for x in loads),
         bad_status=sum(x.bad_status for x in loads),
     )
 
 
-def compare(ctx: Context, sides: dict[str, tuple[Server, str]], words_file: Path) -> dict[str, Load]:
+@dataclass
+class Comparison:
+    """Per side: the merged load and each round's load (rounds are back to back across sides)."""
+
+    merged: dict[str, Load]
+    rounds: dict[str, list[Load]]
+
+    def ratio(self, side: str, base: str) -> float:
+        """Median over rounds of side/base requests per second. Each round loads the sides
+        back to back, so a swing in the machine's load (other jobs) hits both terms of a
+        round's ratio alike; the median drops a round that a swing straddled."""
+        ratios = [s.rps / b.rps for s, b in zip(self.rounds[side], self.rounds[base]) if b.rps]
+        return _median(ratios) if ratios else 0.0
+
+
+def compare(ctx: Context, sides: dict[str, tuple[Server, str]], words_file: Path) -> Comparison:
     """Load every side with the same words: a warm-up each, then `rounds` rounds in which the
-    sides take turns, so that a change in the machine's load hits all sides alike."""
+    sides take turns (in reverse order every other round), so that a change in the machine's
+    load hits all sides alike."""
     for label, (server, prefix) in sides.items():
         log(f"warm-up {label} {ctx.warmup:.0f} s")
         wrk(ctx, server.base, prefix, words_file, ctx.warmup)
     runs: dict[str, list[Load]] = {label: [] for label in sides}
     per_round = ctx.duration / ctx.rounds
+    order = list(sides)
     for r in range(ctx.rounds):
-        for label, (server, prefix) in sides.items():
+        for label in order if r % 2 == 0 else reversed(order):
+            server, prefix = sides[label]
             load = wrk(ctx, server.base, prefix, words_file, per_round)
             log(f"round {r + 1}/{ctx.rounds} {label}: {load.rps:.0f} req/s, p99 {load.p99_ms:.1f} ms")
             runs[label].append(load)
-    return {label: merge(loads) for label, loads in runs.items()}
+    return Comparison({label: merge(loads) for label, loads in runs.items()}, runs)
 
 
 # ---------------------------------------------------------------------------------------------

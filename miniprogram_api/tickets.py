@@ -70,8 +70,7 @@ class MyTickets(MethodView):
             tickets.my_tickets_query(actor), Ticket.created_at, Ticket.id, args["cursor"], args["limit"]
         )
         rows, cursor = page(list(db.session.scalars(query)), args["limit"], lambda t: (t.created_at, t.id))
-        presenter = TicketPresenter(actor)
-        return {"items": [presenter.summary(t) for t in rows], "next_cursor": cursor}
+        return {"items": TicketPresenter(actor).summaries(rows), "next_cursor": cursor}
 
 
 @blp.route("/<string:ticket_id>")

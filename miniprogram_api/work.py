@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy.orm import joinedload
 
 from miniprogram_api.pagination import PageArgs, newest_first, page
 from miniprogram_api.presenters import TicketPresenter
@@ -28,9 +29,10 @@ class WorkTickets(MethodView):
         actor = current_actor()
         query = tickets.work_queue_query(
             actor, status=args["status"], overdue=args["overdue"], category=args["category"],
-            kind=args["kind"],
+            kind=args["kind"], page=(args["cursor"], args["limit"]),
         )
         query = newest_first(query, Ticket.created_at, Ticket.id, args["cursor"], args["limit"])
+        # The category and unit names come with the page (many-to-one: two joins, no more rows).
+        query = query.options(joinedload(Ticket.category), joinedload(Ticket.unit))
         rows, cursor = page(list(db.session.scalars(query)), args["limit"], lambda t: (t.created_at, t.id))
-        presenter = TicketPresenter(actor)
-        return {"items": [presenter.summary(t) for t in rows], "next_cursor": cursor}
+        return {"items": TicketPresenter(actor).summaries(rows), "next_cursor": cursor}

@@ -26,6 +26,29 @@ def is_reporter(actor: Actor, ticket: Ticket) -> bool:
     )
 
 
+def _matrix_by_category(actor: Actor) -> dict[int, list[int]]:
+    """The actor's matrix pairs as category → its grids (a professional answers for a few
+    categories in many grids: one condition per category, not one per pair)."""
+    grids: dict[int, list[int]] = {}
+    for grid_id, category_id in sorted(actor.matrix):
+        grids.setdefault(category_id, []).append(grid_id)
+    return grids
+
+
+def _report_parts(actor: Actor) -> list:
+    """The conditions whose OR is the part of the scope that covers reports."""
+    parts = []
+    if actor.is_admin:
+        parts.append(true())
+    parts += [Ticket.street_id == i for i in sorted(actor.street_ids)]
+    parts += [Ticket.community_id == i for i in sorted(actor.community_ids)]
+    parts += [Ticket.grid_id == i for i in sorted(actor.grid_ids)]
+    for category_id, grid_ids in _matrix_by_category(actor).items():
+        parts.append(and_(Ticket.category_id == category_id, Ticket.grid_id.in_(grid_ids)))
+    parts.append(Ticket.assignee_id == actor.person_id)
+    return parts
+
+
 def staff_scope_clause(actor: Actor):
     """A SQL condition for the tickets a staff member's scope covers.
 
@@ -34,25 +57,28 @@ def staff_scope_clause(actor: Actor):
     """
     if not actor.is_staff:
         return false()
-    report_parts = []
-    if actor.is_admin:
-        report_parts.append(true())
-    if actor.street_ids:
-        report_parts.append(Ticket.street_id.in_(actor.street_ids))
-    if actor.community_ids:
-        report_parts.append(Ticket.community_id.in_(actor.community_ids))
-    if actor.grid_ids:
-        report_parts.append(Ticket.grid_id.in_(actor.grid_ids))
-    for grid_id, category_id in actor.matrix:
-        report_parts.append(and_(Ticket.grid_id == grid_id, Ticket.category_id == category_id))
-    report_parts.append(Ticket.assignee_id == actor.person_id)
-    reports = and_(Ticket.kind == TicketKind.REPORT, or_(*report_parts))
+    reports = and_(Ticket.kind == TicketKind.REPORT, or_(*_report_parts(actor)))
     if not actor.wish_community_ids:
         return reports
     wishes = and_(
         Ticket.kind == TicketKind.WISH, Ticket.community_id.in_(actor.wish_community_ids)
     )
     return or_(reports, wishes)
+
+
+def staff_scope_parts(actor: Actor) -> list:
+    """staff_scope_clause(actor) cut into conditions whose OR is the scope, each narrow enough
+    for one index (one grid, one community, one category, the assignee...): a list newest
+    first reads each part by its own ordered index scan and merges them. Empty for residents.
+    """
+    if not actor.is_staff:
+        return []
+    parts = [and_(Ticket.kind == TicketKind.REPORT, part) for part in _report_parts(actor)]
+    parts += [
+        and_(Ticket.kind == TicketKind.WISH, Ticket.community_id == i)
+        for i in sorted(actor.wish_community_ids)
+    ]
+    return parts
 
 
 def in_staff_scope(actor: Actor, ticket: Ticket) -> bool:

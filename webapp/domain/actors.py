@@ -55,12 +55,15 @@ class Actor:
         return RIDER if self.is_rider else RESIDENT
 
 
-def load_actor(person_id: str, *, is_rider: bool | None = None) -> Actor:
+def load_actor(
+    person_id: str, *, is_rider: bool | None = None, person: Person | None = None
+) -> Actor:
     """Read a person's roles and scope from their staff assignments and the matrix.
 
     is_rider None: the rider role comes from the riders table (an active rider only).
     """
-    person = db.session.get(Person, person_id)
+    if person is None:
+        person = db.session.get(Person, person_id)
     if is_rider is None:
         from webapp.domain.riders import is_active_rider
 

@@ -20,6 +20,7 @@ from webapp.domain.actors import Actor, load_actor
 from webapp.errors import Unauthorized
 from webapp.extensions import db
 from webapp.models import AuthSession, Person, utcnow
+from webapp.models.riders import Rider, RiderStatus
 from webapp.wechat import get_wechat
 
 TOKEN_BYTES = 32
@@ -119,10 +120,20 @@ def authenticate(token: str | None) -> Actor:
     Raises Unauthorized for a missing, unknown, expired or revoked token, or one whose person
     no longer exists.
     """
-    session = _live_session(token)
-    if db.session.get(Person, session.person_id) is None:
+    if not token:
+        raise Unauthorized()
+    # One query for the session, its person and whether they ride: this runs on every request.
+    row = db.session.execute(
+        select(AuthSession.revoked_at, AuthSession.expires_at, Person, Rider.id.label("rider_id"))
+        .join(Person, Person.id == AuthSession.person_id)
+        .outerjoin(
+            Rider, (Rider.person_id == Person.id) & (Rider.status == RiderStatus.ACTIVE)
+        )
+        .where(AuthSession.token_hash == hash_token(token))
+    ).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise Unauthorized("登录已失效，请重新登录", code="session_invalid")
-    return load_actor(session.person_id)
+    return load_actor(row.Person.id, is_rider=row.rider_id is not None, person=row.Person)
 
 
 def logout(token: str | None) -> None:

@@ -1,8 +1,9 @@
 """Reading the building registry: what a scan of a building's code shows.
 
 The scan is the hottest path of the product. The building's static part (places, units,
-contacts, categories) is kept per process for SCAN_CACHE_SECONDS; whether the code is still
-active and which tickets are open are read on every scan, in one query.
+contacts, categories) is kept per process for SCAN_CACHE_SECONDS (per building, per grid and
+for the category list: see _StaticCache); whether the code is still active and which tickets
+are open are read on every scan, in one query.
 
 The scan path reads through Core statements built once at import (their compiled form is
 cached by SQLAlchemy) on a connection of its own rather than through the ORM session: the
@@ -87,16 +88,6 @@ def building_contacts(grid: Grid) -> list[Contact]:
             worker.phone if worker is not None else None,
         )
     ]
-
-
-def active_categories() -> list[Category]:
-    return list(
-        db.session.scalars(
-            select(Category)
-            .where(Category.is_active.is_(True))
-            .order_by(Category.kind, Category.sort_order, Category.id)
-        )
-    )
 
 
 _buildings = Building.__table__
@@ -258,72 +249,45 @@ class _StaticCache:
 static_cache = _StaticCache()
 
 
-def open_reports(building_id: int) -> list[dict]:
-    """Open reports at a building as the public may see them: no reporter, never a wish."""
-    rows = db.session.execute(
-        select(
-            Ticket.id,
-            Ticket.number,
-            Category.name,
-            Ticket.description,
-            Ticket.status,
-            Ticket.created_at,
-            Ticket.me_too_count,
-        )
-        .join(Category, Category.id == Ticket.category_id)
-        .where(
-            Ticket.building_id == building_id,
-            Ticket.status.in_(OPEN_STATUSES),
-            Ticket.kind == TicketKind.REPORT,
-            Ticket.needs_review.is_(False),
-        )
-        .order_by(Ticket.created_at.desc())
-        .limit(OPEN_TICKETS_SHOWN)
-    ).all()
-    return [
-        {
-            "id": r.id,
-            "number": r.number,
-            "category": r.name,
-            "summary": r.description[:SUMMARY_LENGTH],
-            "status": r.status.value,
-            "created_at": r.created_at,
-            "me_too_count": r.me_too_count,
-        }
-        for r in rows
-    ]
-
-
 # status IN ('pending', ...) written into the SQL: a bound IN list is an "expanding" parameter
 # that SQLAlchemy re-renders on every execution, which costs more than the query itself.
 _OPEN_STATUS_IN = _tickets.c.status.in_(
     [literal_column(f"'{status.value}'") for status in OPEN_STATUSES]
 )
-
+# What the public may see of a building's tickets: open reports, checked text; never a wish.
+_PUBLIC_OPEN_REPORT = and_(
+    _OPEN_STATUS_IN,
+    _tickets.c.kind == TicketKind.REPORT,
+    _tickets.c.needs_review.is_(False),
+)
+_OPEN_REPORT_COLUMNS = (
+    _tickets.c.id,
+    _tickets.c.number,
+    _categories.c.name.label("category"),
+    _tickets.c.description,
+    _tickets.c.status,
+    _tickets.c.created_at,
+    _tickets.c.me_too_count,
+)
+_OPEN_REPORTS = (
+    select(*_OPEN_REPORT_COLUMNS)
+    .join(_categories, _categories.c.id == _tickets.c.category_id)
+    .where(_tickets.c.building_id == bindparam("building_id"), _PUBLIC_OPEN_REPORT)
+    .order_by(_tickets.c.created_at.desc())
+    .limit(OPEN_TICKETS_SHOWN)
+)
 # The code, whether it is revoked, and the open reports at its building, in one statement:
 # one row per open report (newest first), or a single row with null ticket columns when there
 # are none or the code is revoked.
 _SCAN = (
-    select(
-        _codes.c.building_id,
-        _codes.c.revoked_at,
-        _tickets.c.id,
-        _tickets.c.number,
-        _categories.c.name.label("category"),
-        _tickets.c.description,
-        _tickets.c.status,
-        _tickets.c.created_at,
-        _tickets.c.me_too_count,
-    )
+    select(_codes.c.building_id, _codes.c.revoked_at, *_OPEN_REPORT_COLUMNS)
     .select_from(
         _codes.outerjoin(
             _tickets,
             and_(
                 _tickets.c.building_id == _codes.c.building_id,
                 _codes.c.revoked_at.is_(None),
-                _OPEN_STATUS_IN,
-                _tickets.c.kind == TicketKind.REPORT,
-                _tickets.c.needs_review.is_(False),
+                _PUBLIC_OPEN_REPORT,
             ),
         ).outerjoin(_categories, _categories.c.id == _tickets.c.category_id)
     )
@@ -331,6 +295,24 @@ _SCAN = (
     .order_by(_tickets.c.created_at.desc())
     .limit(OPEN_TICKETS_SHOWN)
 )
+
+
+def _open_report(row) -> dict:
+    return {
+        "id": row.id,
+        "number": row.number,
+        "category": row.category,
+        "summary": row.description[:SUMMARY_LENGTH],
+        "status": row.status.value,
+        "created_at": row.created_at,
+        "me_too_count": row.me_too_count,
+    }
+
+
+def open_reports(building_id: int) -> list[dict]:
+    """Open reports at a building as the public may see them: no reporter, never a wish."""
+    rows = db.session.connection().execute(_OPEN_REPORTS, {"building_id": building_id})
+    return [_open_report(r) for r in rows]
 
 
 def _read_connection():
@@ -358,19 +340,4 @@ def scan(code: str) -> dict:
             raise _code_revoked()
         building_id = rows[0].building_id
         static = static_cache.get(building_id, current_app.config["SCAN_CACHE_SECONDS"], conn)
-    return {
-        **static,
-        "open_tickets": [
-            {
-                "id": r.id,
-                "number": r.number,
-                "category": r.category,
-                "summary": r.description[:SUMMARY_LENGTH],
-                "status": r.status.value,
-                "created_at": r.created_at,
-                "me_too_count": r.me_too_count,
-            }
-            for r in rows
-            if r.id is not None
-        ],
-    }
+    return {**static, "open_tickets": [_open_report(r) for r in rows if r.id is not None]}

@@ -8,12 +8,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import create_engine, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from webapp.domain import registry
@@ -106,36 +109,51 @@ def submit_ticket(
     Raises NotFound/Gone for the code, Invalid (422) for a category, unit, description or
     photo that does not fit, for a text WeChat finds risky, or for the same key reused with
     another body. When WeChat cannot judge the text, the ticket is kept and held for review.
+    The caller commits.
     """
     fingerprint = submission.fingerprint()
     key_hash = _key_hash(actor, idempotency_key)
-    existing = _record(key_hash)
-    if existing is not None and existing.ticket_id is not None:
-        return _replay(existing, fingerprint), False
+    # A savepoint: a submission refused halfway (a photo that is not the reporter's) leaves
+    # nothing in the session, not even its claim on the key.
+    with db.session.begin_nested():
+        record_id = _claim(key_hash, fingerprint)
+        if record_id is None:
+            # The key is taken, by a submission that has committed: a concurrent twin's
+            # INSERT waits for the other transaction and finds the row once that one commits.
+            record = _record(key_hash)
+            if record is None or record.ticket_id is None:
+                raise RuntimeError("idempotency record without its ticket")
+            return _replay(record, fingerprint), False
 
-    building, grid, community, street = _place(registry.resolve_code(submission.code))
-    category = _category(submission)
-    unit_id = _unit_id(building, submission.unit)
-    description = _description(submission.description)
-    needs_review = screen_text(actor, description)
-
-    try:
-        with db.session.begin_nested():
-            record = IdempotencyRecord(key_hash=key_hash, fingerprint=fingerprint)
-            db.session.add(record)
-            db.session.flush()  # claims the key: a concurrent twin waits here, then fails
-            ticket = _new_ticket(
-                actor, submission, (building, grid, community, street), category, unit_id,
-                description, needs_review,
-            )
-            record.ticket_id = ticket.id
-            db.session.flush()
-    except IntegrityError:
-        record = _record(key_hash)
-        if record is None or record.ticket_id is None:
-            raise  # not the key's twin: a real integrity problem
-        return _replay(record, fingerprint), False
+        building, grid, community, street = _place(registry.resolve_code(submission.code))
+        category = _category(submission)
+        unit = _unit(building, submission.unit)
+        description = _description(submission.description)
+        needs_review = screen_text(actor, description)
+        ticket = _new_ticket(
+            actor, submission, (building, grid, community, street), category, unit,
+            description, needs_review,
+        )
+        db.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id)
+            .values(ticket_id=ticket.id)
+            .execution_options(synchronize_session=False)
+        )
     return ticket, True
+
+
+def _claim(key_hash: str, fingerprint: str) -> int | None:
+    """Claim the key in the current transaction: INSERT ... ON CONFLICT DO NOTHING RETURNING
+    id. The record's id, or None when the key is already taken. A concurrent twin waits here
+    until the first transaction ends (PostgreSQL: on the unique index; SQLite: one writer)."""
+    dialect = db.session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IdempotencyRecord)
+    return db.session.execute(
+        statement.values(key_hash=key_hash, fingerprint=fingerprint, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["key_hash"])
+        .returning(IdempotencyRecord.id)
+    ).scalar()
 
 
 def _category(submission: Submission) -> Category:
@@ -149,15 +167,15 @@ def _category(submission: Submission) -> Category:
     return category
 
 
-def _unit_id(building: Building, unit_name: str | None) -> int | None:
+def _unit(building: Building, unit_name: str | None) -> Unit | None:
     if not unit_name:
         return None
-    unit_id = db.session.scalars(
-        select(Unit.id).where(Unit.building_id == building.id, Unit.name == unit_name)
+    unit = db.session.scalars(
+        select(Unit).where(Unit.building_id == building.id, Unit.name == unit_name)
     ).first()
-    if unit_id is None:
+    if unit is None:
         raise Invalid("该楼栋没有这个单元", errors={"unit": ["该楼栋没有这个单元"]})
-    return unit_id
+    return unit
 
 
 def _description(text: str) -> str:
@@ -179,18 +197,23 @@ def _place(building_id: int) -> tuple[Building, Grid, Community, Street]:
     ).one()
 
 
-def _new_ticket(actor, submission, place, category, unit_id, description, needs_review):
+def _new_ticket(actor, submission, place, category, unit, description, needs_review):
     building, grid, community, street = place
     now = utcnow()
     anonymous = submission.anonymous and category.kind is TicketKind.WISH
+    _ = grid.community  # loaded with the place (no query): kept with the grid for the presenter
     ticket = Ticket(
         id=new_id(),
         number=next_number(street, now),
         kind=category.kind,
         category=category,
         category_id=category.id,
+        # The place as objects too: the presenter shows them without reading them again.
+        building=building,
         building_id=building.id,
-        unit_id=unit_id,
+        unit=unit,
+        unit_id=unit.id if unit is not None else None,
+        grid=grid,
         grid_id=grid.id,
         community_id=community.id,
         street_id=street.id,
@@ -240,9 +263,25 @@ def _recent_duplicate(ticket: Ticket, now: datetime) -> str | None:
 
 
 def next_number(street: Street, now: datetime) -> str:
-    """The next human number of the street's day, e.g. JY-20261122-0042 (Beijing date)."""
+    """The next human number of the street's day, e.g. JY-20261122-0042 (Beijing date).
+
+    On PostgreSQL the day's counter is taken in a transaction of its own, one statement
+    committed at once (on a connection of _counter_engine): every submission of the street's
+    day updates that one row, and a row lock held until the submission commits would make
+    them all wait in line. A submission that fails after this leaves a gap in the day's
+    numbers. SQLite has a single writer anyway: there the counter is part of the submission's
+    transaction.
+    """
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
     scope = f"{street.ticket_prefix}-{day}"
+    if db.session.get_bind().dialect.name == "postgresql":
+        upsert = postgresql.insert(TicketCounter).values(scope=scope, value=1)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[TicketCounter.scope], set_={"value": TicketCounter.value + 1}
+        ).returning(TicketCounter.value)
+        with _counter_engine().connect() as conn:
+            value = conn.execute(upsert).scalar_one()
+        return f"{scope}-{value:04d}"
     for _ in range(3):
         value = db.session.execute(
             update(TicketCounter)
@@ -259,6 +298,33 @@ def next_number(street: Street, now: datetime) -> str:
         except IntegrityError:
             continue  # another submission created the day's counter first
     raise RuntimeError("could not allocate a ticket number")
+
+
+_counter_engines: dict = {}
+_counter_lock = threading.Lock()
+
+
+def _counter_engine():
+    """An autocommit engine of this process for the counter statement, apart from the app's
+    pool: a request that holds a session connection never waits for a second one from the
+    same pool (with as many threads as the pool has connections, that wait would never end).
+    Its connections are held for one statement; beyond two, extra ones are opened and closed."""
+    key = (os.getpid(), db.engine.url)  # a forked worker makes its own
+    engine = _counter_engines.get(key)
+    if engine is None:
+        with _counter_lock:
+            engine = _counter_engines.get(key)
+            if engine is None:
+                options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+                engine = create_engine(
+                    db.engine.url,
+                    isolation_level="AUTOCOMMIT",
+                    pool_size=2,
+                    max_overflow=-1,
+                    pool_pre_ping=bool(options.get("pool_pre_ping", False)),
+                )
+                _counter_engines[key] = engine
+    return engine
 
 
 def screen_text(actor: Actor, text: str) -> bool:

@@ -1,7 +1,9 @@
 """Reading and acting on tickets on behalf of residents and staff."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from datetime import datetime
+
+from sqlalchemy import or_, select, text, tuple_, union_all
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.domain import access
@@ -17,6 +19,7 @@ from webapp.models import (
     TicketKind,
     TicketStatus,
 )
+from webapp.models.tickets import OPEN_SQL
 
 
 def _not_found() -> NotFound:
@@ -97,20 +100,51 @@ def _apply(ticket: Ticket, action: Action, actor: Actor, given: ActionInput) -> 
         raise Conflict("工单已被他人处理，请刷新后查看", code="stale_version") from None
 
 
-def work_queue_query(actor: Actor, *, status=None, overdue=None, category=None, kind=None):
-    """The tickets in the caller's scope, decided by the server from their roles."""
+def work_queue_query(
+    actor: Actor,
+    *,
+    status=None,
+    overdue=None,
+    category=None,
+    kind=None,
+    page: tuple[tuple[datetime, str] | None, int] | None = None,
+):
+    """The tickets in the caller's scope, decided by the server from their roles.
+
+    With page=(cursor, limit), for a list newest first (created_at, id descending) after the
+    decoded cursor: the scope is read part by part (access.staff_scope_parts), each part by an
+    ordered index scan that stops after limit + 1 rows (the open-ticket partial indexes), and
+    the query selects the tickets among those ids; the caller still orders, continues after
+    the cursor and limits (pagination.newest_first). Without page: one condition for the
+    whole scope (counts, other orders).
+    """
     if not actor.is_staff:
         raise Forbidden("仅工作人员可以查看工作台", code="staff_only")
-    query = select(Ticket).where(access.staff_scope_clause(actor))
+    filters = []
     if status in (None, "open"):
-        query = query.where(Ticket.status.in_(OPEN_STATUSES))
+        # Literal constants when listing by parts: the partial indexes are used only then.
+        filters.append(text(OPEN_SQL) if page is not None else Ticket.status.in_(OPEN_STATUSES))
     else:
-        query = query.where(Ticket.status == TicketStatus(status))
+        filters.append(Ticket.status == TicketStatus(status))
     if overdue is not None:
-        query = query.where(Ticket.is_overdue.is_(overdue))
+        filters.append(Ticket.is_overdue.is_(overdue))
     if category:
         category_id = db.session.scalars(select(Category.id).where(Category.code == category)).first()
-        query = query.where(Ticket.category_id == category_id)
+        filters.append(Ticket.category_id == category_id)
     if kind:
-        query = query.where(Ticket.kind == TicketKind(kind))
-    return query
+        filters.append(Ticket.kind == TicketKind(kind))
+    if page is None:
+        return select(Ticket).where(access.staff_scope_clause(actor), *filters)
+    cursor, limit = page
+    if cursor:
+        filters.append(tuple_(Ticket.created_at, Ticket.id) < tuple_(*cursor))
+    parts = [
+        select(Ticket.id)
+        .where(part, *filters)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(limit + 1)
+        .subquery()
+        for part in access.staff_scope_parts(actor)
+    ]
+    ids = union_all(*(select(part.c.id) for part in parts)) if len(parts) > 1 else select(parts[0].c.id)
+    return select(Ticket).where(Ticket.id.in_(ids))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:49:31.564420
+Create Date: 2026-11-22 04:29:55.386594
 
 """
 from alembic import op
@@ -322,12 +322,17 @@ def upgrade():
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.create_index('ix_tickets_accept_overdue', ['accept_due_at'], unique=False, sqlite_where=sa.text("is_overdue = false AND status IN ('pending', 'dispatched')"), postgresql_where=sa.text("is_overdue = false AND status IN ('pending', 'dispatched')"))
         batch_op.create_index('ix_tickets_accept_warning', ['category_id', 'accept_due_at'], unique=False, sqlite_where=sa.text("warned_accept_at IS NULL AND status IN ('pending', 'dispatched')"), postgresql_where=sa.text("warned_accept_at IS NULL AND status IN ('pending', 'dispatched')"))
-        batch_op.create_index('ix_tickets_assignee_status', ['assignee_id', 'status'], unique=False)
+        batch_op.create_index('ix_tickets_assignee_status', ['assignee_id', 'status', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_tickets_building_status', ['building_id', 'status'], unique=False)
         batch_op.create_index('ix_tickets_community_accept_due', ['accept_due_at'], unique=False, sqlite_where=sa.text("level = 'community' AND status IN ('pending', 'dispatched')"), postgresql_where=sa.text("level = 'community' AND status IN ('pending', 'dispatched')"))
         batch_op.create_index('ix_tickets_community_resolve_due', ['resolve_due_at'], unique=False, sqlite_where=sa.text("level = 'community' AND status = 'accepted'"), postgresql_where=sa.text("level = 'community' AND status = 'accepted'"))
-        batch_op.create_index('ix_tickets_community_status', ['community_id', 'status'], unique=False)
-        batch_op.create_index('ix_tickets_grid_status', ['grid_id', 'status'], unique=False)
+        batch_op.create_index('ix_tickets_community_status', ['community_id', 'status', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_tickets_grid_status', ['grid_id', 'status', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_tickets_open_assignee', ['assignee_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"), postgresql_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"))
+        batch_op.create_index('ix_tickets_open_category', ['category_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"), postgresql_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"))
+        batch_op.create_index('ix_tickets_open_community', ['community_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"), postgresql_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"))
+        batch_op.create_index('ix_tickets_open_grid', ['grid_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"), postgresql_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"))
+        batch_op.create_index('ix_tickets_open_street', ['street_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"), postgresql_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"))
         batch_op.create_index('ix_tickets_reporter_created', ['reporter_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_reporter_key'), ['reporter_key'], unique=False)
         batch_op.create_index('ix_tickets_resolve_overdue', ['resolve_due_at'], unique=False, sqlite_where=sa.text("is_overdue = false AND status = 'accepted'"), postgresql_where=sa.text("is_overdue = false AND status = 'accepted'"))
@@ -462,6 +467,11 @@ def downgrade():
         batch_op.drop_index('ix_tickets_resolve_overdue', sqlite_where=sa.text("is_overdue = false AND status = 'accepted'"), postgresql_where=sa.text("is_overdue = false AND status = 'accepted'"))
         batch_op.drop_index(batch_op.f('ix_tickets_reporter_key'))
         batch_op.drop_index('ix_tickets_reporter_created')
+        batch_op.drop_index('ix_tickets_open_street', sqlite_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"), postgresql_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"))
+        batch_op.drop_index('ix_tickets_open_grid', sqlite_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"), postgresql_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"))
+        batch_op.drop_index('ix_tickets_open_community', sqlite_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"), postgresql_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"))
+        batch_op.drop_index('ix_tickets_open_category', sqlite_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"), postgresql_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"))
+        batch_op.drop_index('ix_tickets_open_assignee', sqlite_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"), postgresql_where=sa.text("status IN ('pending', 'dispatched', 'accepted', 'resolved')"))
         batch_op.drop_index('ix_tickets_grid_status')
         batch_op.drop_index('ix_tickets_community_status')
         batch_op.drop_index('ix_tickets_community_resolve_due', sqlite_where=sa.text("level = 'community' AND status = 'accepted'"), postgresql_where=sa.text("level = 'community' AND status = 'accepted'"))

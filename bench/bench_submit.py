@@ -1,0 +1,382 @@
+"""Ticket submission vs a bare one-row insert, PostgreSQL with durable commits (issue 3).
+
+    .venv/bin/python bench/bench_submit.py            # full: 2 s warm-up, 5 rounds over 10 s per side
+    .venv/bin/python bench/bench_submit.py --quick
+
+The target: "submitting a ticket (with routing, its event and its idempotency record, no
+photo) sustains at least 80% of the requests per second of a bare one-row insert endpoint under
+the same gunicorn configuration, in the same run, on PostgreSQL with durable commits".
+
+A scratch database gets the benchmark registry (bench/dataset.py: 105 grids, ~5,000 buildings,
+the matrix, a few thousand tickets) and 2,000 residents, each with a live session (minted with
+webapp.domain.auth.start_session, in a child process). Two servers under the same gunicorn
+arguments:
+
+  bare    bench/bare_insert_app.py: POST /bare/tickets inserts one row and commits
+  submit  the product (bench/scan_wsgi.py: create_app, APP_ENV=production): POST /api/v1/tickets
+
+wrk (bench/submit.lua) sends both the same requests: a report at a random building's code
+(one of ~5,000) in a random category, as a random resident (bearer token), with an
+Idempotency-Key never used before. Every product request should therefore answer 201 and
+create one ticket, one event, one idempotency record and one outbox message (the notice to
+the assignee); the benchmark counts them afterwards and reports any non-2xx answer.
+
+Also holds what bench_queue.py shares: run_wrk (a wrk script with status counts), compare
+(sides in alternating rounds, as harness.compare), mint_tokens, standalone.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness  # noqa: E402
+from bench.harness import BENCH, ROOT, Context, Load, Row, log  # noqa: E402
+
+TARGET = 0.80
+RESIDENTS = 2000
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared with bench_queue.py: wrk with any script, rounds, tokens
+
+
+@dataclass
+class StatusLoad(Load):
+    """A wrk run with the count of each HTTP status its response() callback saw."""
+
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    def count(self, predicate: Callable[[int], bool]) -> int:
+        return sum(n for status, n in self.statuses.items() if predicate(status))
+
+    @property
+    def non_2xx(self) -> int:
+        return self.count(lambda s: not 200 <= s < 300)
+
+
+def run_wrk(
+    ctx: Context, base: str, script: Path, args: list[str], seconds: float, connections: int | None = None
+) -> StatusLoad:
+    """One bounded wrk run (one thread, ctx.connections unless given) of `script` with its arguments."""
+    exe = harness.ensure_wrk()
+    seconds = max(1, round(seconds))
+    cmd = [
+        exe, "-t1", f"-c{connections or ctx.connections}", f"-d{seconds}s", "--timeout", "5s",
+        "-s", str(script), base, "--", *args,
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            d = json.loads(line[len("BENCH_JSON "):])
+            return StatusLoad(
+                requests=d["requests"],
+                seconds=d["duration_us"] / 1e6,
+                bytes=d["bytes"],
+                p50_ms=d["p50_us"] / 1000,
+                p90_ms=d["p90_us"] / 1000,
+                p99_ms=d["p99_us"] / 1000,
+                max_ms=d["max_us"] / 1000,
+                errors=d["connect_errors"] + d["read_errors"] + d["write_errors"] + d["timeouts"],
+                bad_status=d["status_errors"],
+                statuses={int(k): v for k, v in d.get("statuses", {}).items()},
+            )
+    raise RuntimeError(f"wrk gave no result (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
+
+
+@dataclass
+class Outcome:
+    comparison: harness.Comparison
+    statuses: dict[str, dict[int, int]]  # per side, over the warm-up and every round
+    runs: dict[str, int]  # wrk runs per side (warm-up included)
+
+    def non_2xx(self, side: str) -> int:
+        return sum(n for s, n in self.statuses[side].items() if not 200 <= s < 300)
+
+
+def compare(ctx: Context, sides: dict[str, Callable[[float], StatusLoad]]) -> Outcome:
+    """harness.compare for sides given as "run wrk for this many seconds": a warm-up each, then
+    ctx.rounds rounds in which the sides take turns (reversed every other round)."""
+    statuses: dict[str, dict[int, int]] = {label: {} for label in sides}
+    runs = {label: 0 for label in sides}
+
+    def tally(label: str, load: StatusLoad) -> StatusLoad:
+        runs[label] += 1
+        for status, n in load.statuses.items():
+            statuses[label][status] = statuses[label].get(status, 0) + n
+        return load
+
+    for label, go in sides.items():
+        log(f"warm-up {label} {ctx.warmup:.0f} s")
+        tally(label, go(ctx.warmup))
+    per_round = ctx.duration / ctx.rounds
+    rounds: dict[str, list[Load]] = {label: [] for label in sides}
+    order = list(sides)
+    for r in range(ctx.rounds):
+        for label in order if r % 2 == 0 else reversed(order):
+            load = tally(label, sides[label](per_round))
+            log(
+                f"round {r + 1}/{ctx.rounds} {label}: {load.rps:.0f} req/s, p99 {load.p99_ms:.1f} ms"
+                + (f", {load.non_2xx} non-2xx" if load.non_2xx else "")
+                + (f", {load.errors} socket errors" if load.errors else "")
+            )
+            rounds[label].append(load)
+    merged = {label: harness.merge(loads) for label, loads in rounds.items()}
+    return Outcome(harness.Comparison(merged, rounds), statuses, runs)
+
+
+def mint_tokens(ctx: Context, url: str, out: Path, *, residents: int = 0, roles: tuple[str, ...] = ()) -> int:
+    """Live bearer tokens written to `out`, one a line: "token<TAB>role<TAB>person code".
+
+    `residents` new residents (openid bench-resident-<n>), each with a session; and a session
+    for every person holding one of `roles` (staff assignments). Minted by the product's own
+    start_session in a child process (app context on `url`). Returns the number of tokens.
+    """
+    started = time.monotonic()
+    cmd = [ctx.python, str(Path(__file__)), "--mint", url, str(out), str(residents), ",".join(roles)]
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=ROOT, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "INSTANCE_DIR": str(ctx.tmp / "instance")},
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"minting tokens failed:\n{result.stdout}\n{result.stderr}")
+    count = sum(1 for line in out.read_text().splitlines() if line)
+    log(f"{count} tokens minted in {time.monotonic() - started:.1f} s")
+    return count
+
+
+def _mint_child(url: str, out: str, residents: int, roles: list[str]) -> None:
+    import sqlalchemy as sa
+
+    from webapp import create_app
+    from webapp.config import Config
+    from webapp.domain.auth import start_session
+    from webapp.extensions import db
+    from webapp.models import Person, Role, StaffAssignment, new_id, utcnow
+
+    app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={})
+    lines = []
+    with app.app_context():
+        now = utcnow()
+        people = [
+            {"id": new_id(), "code": None, "name": f"居民{n}", "phone": None,
+             "openid": f"bench-resident-{n}", "is_away": False, "created_at": now}
+            for n in range(1, residents + 1)
+        ]
+        if people:
+            db.session.execute(sa.insert(Person), people)
+        for person in people:
+            token, _ttl = start_session(person["id"])
+            lines.append(f"{token}\tresident\t{person['openid']}")
+        if roles:
+            staff = db.session.execute(
+                sa.select(StaffAssignment.person_id, StaffAssignment.role, Person.code)
+                .join(Person, Person.id == StaffAssignment.person_id)
+                .where(StaffAssignment.role.in_([Role(r) for r in roles]))
+                .order_by(StaffAssignment.id)
+            ).all()
+            seen = set()
+            for person_id, role, code in staff:
+                if person_id in seen:
+                    continue
+                seen.add(person_id)
+                token, _ttl = start_session(person_id)
+                lines.append(f"{token}\t{role.value}\t{code or person_id}")
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    Path(out).write_text("\n".join(lines) + "\n")
+
+
+def pg_setting(url: str, name: str) -> str:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(f"SHOW {name}")).scalar()
+    finally:
+        engine.dispose()
+
+
+def counts(url: str, tables: list[str]) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+    finally:
+        engine.dispose()
+
+
+def stop_and_check(ctx: Context, *servers: harness.Server) -> None:
+    for server in servers:
+        server.stop()
+        tail = server.log_tail(8)
+        if "Traceback" in tail or "ERROR" in tail:
+            ctx.note(f"{server.name} log ends with:\n{tail}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark
+
+COUNTED = ["tickets", "ticket_events", "idempotency_records", "outbox_messages", "bare_tickets"]
+
+
+def bench_submit_postgresql(ctx: Context) -> list[Row]:
+    """POST /api/v1/tickets (routing, event, idempotency record, outbox; no photo) vs a bare
+    one-row insert, PostgreSQL, synchronous_commit as the server has it (on by default)."""
+    import sqlalchemy as sa
+
+    from bench.bare_insert_app import CREATE_SQL
+
+    url = harness.postgres_database(ctx, prefix="gridreport_bench_submit")
+    codes = ctx.tmp / "submit-codes.txt"
+    harness.build_dataset(ctx, url, codes)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(CREATE_SQL))
+    engine.dispose()
+    tokens_file = ctx.tmp / "submit-tokens.txt"
+    mint_tokens(ctx, url, tokens_file, residents=RESIDENTS)
+    tokens_only = ctx.tmp / "submit-tokens-only.txt"
+    tokens_only.write_text("".join(line.split("\t", 1)[0] + "\n" for line in tokens_file.read_text().splitlines() if line))
+
+    sync = pg_setting(url, "synchronous_commit")
+    fsync = pg_setting(url, "fsync")
+    ctx.say(f"submit/postgresql  synchronous_commit={sync}  fsync={fsync}  (durable commits: {sync == 'on' and fsync == 'on'})")
+    if sync != "on" or fsync != "on":
+        ctx.note("submit/postgresql: commits are NOT durable on this server; the target asks for durable commits")
+
+    log("starting gunicorn: bare insert, product")
+    bare = harness.gunicorn(ctx, "bare-insert", "bench.bare_insert_app:app", {"DATABASE_URL": url}, ctx.gunicorn_args, "/bare/ready")
+    product = harness.gunicorn(ctx, "submit", "bench.scan_wsgi:app", harness.app_env(ctx, url), ctx.gunicorn_args, "/")
+    before = counts(url, COUNTED)
+    script = BENCH / "submit.lua"
+
+    def side(server: harness.Server, path: str) -> Callable[[float], StatusLoad]:
+        def go(seconds: float) -> StatusLoad:
+            run_id = uuid.uuid4().hex[:8]  # a fresh key space per wrk run
+            return run_wrk(ctx, server.base, script, [str(tokens_only), str(codes), path, run_id], seconds)
+        return go
+
+    outcome = compare(ctx, {"bare": side(bare, "/bare/tickets"), "submit": side(product, "/api/v1/tickets")})
+    stop_and_check(ctx, bare, product)
+    after = counts(url, COUNTED)
+    made = {t: after[t] - before[t] for t in COUNTED}
+
+    g = "submit/postgresql"
+    b, s = outcome.comparison.merged["bare"], outcome.comparison.merged["submit"]
+    created_201 = outcome.statuses["submit"].get(201, 0)
+    replays_200 = outcome.statuses["submit"].get(200, 0)
+    # wrk drops the answers still in flight when a run ends (at most one per connection): those
+    # tickets exist but were never counted as 201.
+    in_flight = made["tickets"] - created_201
+    limit = ctx.connections * outcome.runs["submit"]
+    consistent = (
+        0 <= in_flight <= limit
+        and made["ticket_events"] == made["tickets"]
+        and made["idempotency_records"] == made["tickets"]
+        and replays_200 == 0
+    )
+    for label in ("bare", "submit"):
+        if outcome.non_2xx(label) or outcome.comparison.merged[label].errors:
+            ctx.note(
+                f"{g} {label}: non-2xx {dict(sorted((k, v) for k, v in outcome.statuses[label].items() if not 200 <= k < 300))}, "
+                f"{outcome.comparison.merged[label].errors} socket errors/timeouts"
+            )
+    ctx.say(
+        f"{g}  counted: {created_201} answers 201, {replays_200} answers 200 (replays), "
+        f"{outcome.non_2xx('submit')} non-2xx; rows made: tickets {made['tickets']}, events {made['ticket_events']}, "
+        f"idempotency {made['idempotency_records']}, outbox {made['outbox_messages']}; "
+        f"{in_flight} tickets made whose 201 was still in flight when a wrk run stopped "
+        f"(<= {limit} expected): {'consistent' if consistent else 'MISMATCH'}"
+    )
+    if not consistent:
+        ctx.note(f"{g}: rows made do not match the 201 answers: {made}, 201s {created_201}")
+    ratio = outcome.comparison.ratio("submit", "bare")
+    ctx.say(f"{g}: submit is {ratio:.0%} of bare req/s, {'meets' if ratio >= TARGET else 'below'} the {TARGET:.0%} target")
+    return [
+        (f"{g}/synchronous_commit", sync, ""),
+        (f"{g}/bare_rps", b.rps, "req/s"),
+        (f"{g}/submit_rps", s.rps, "req/s"),
+        (f"{g}/ratio", ratio, ""),
+        (f"{g}/submit_p50_ms", s.p50_ms, "ms"),
+        (f"{g}/submit_p99_ms", s.p99_ms, "ms"),
+        (f"{g}/bare_p50_ms", b.p50_ms, "ms"),
+        (f"{g}/bare_p99_ms", b.p99_ms, "ms"),
+        (f"{g}/created_201", str(created_201), ""),
+        (f"{g}/tickets_made", str(made["tickets"]), ""),
+        (f"{g}/submit_non2xx", str(outcome.non_2xx("submit")), ""),
+        (f"{g}/submit_errors", str(s.errors), ""),
+        (f"{g}/bare_non2xx", str(outcome.non_2xx("bare")), ""),
+        (f"{g}/bare_rows", str(made["bare_tickets"]), ""),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Standalone
+
+
+def standalone(bench: Callable[[Context], list[Row]], argv: list[str] | None = None) -> int:
+    """Run one benchmark with a harness Context, as bench/run.py would, and print its rows."""
+    from bench import run
+
+    parser = argparse.ArgumentParser(description=(bench.__doc__ or "").split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--duration", type=float, help="measured seconds per side (default 10, quick 3)")
+    parser.add_argument("--warmup", type=float, help="warm-up seconds per server (default 2, quick 1)")
+    parser.add_argument("--rounds", type=int, help="default 5, quick 3")
+    parser.add_argument("--connections", type=int, default=12)
+    parser.add_argument("--gunicorn", default=shlex.join(run.GUNICORN_ARGS))
+    args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)
+    for sig in (run.signal.SIGINT, run.signal.SIGTERM, run.signal.SIGHUP):
+        run.signal.signal(sig, run._terminate)
+    started = time.monotonic()
+    said: list[str] = []
+    with contextlib.ExitStack() as stack:
+        try:
+            ctx = Context(
+                quick=args.quick,
+                duration=args.duration or (3.0 if args.quick else 10.0),
+                warmup=args.warmup or (1.0 if args.quick else 2.0),
+                rounds=max(1, args.rounds or (3 if args.quick else 5)),
+                connections=args.connections,
+                stack=stack,
+                tmp=harness.make_tmp(stack),
+            )
+            ctx.gunicorn_args = shlex.split(args.gunicorn)
+            ctx.say = lambda line: (said.append(line), print(line, flush=True))
+            print(f"cpus={os.cpu_count()}  load={os.getloadavg()[0]:.2f}  gunicorn: {args.gunicorn}  wrk: 1 thread, {args.connections} connections")
+            rows = bench(ctx)
+        except KeyboardInterrupt:
+            print("interrupted: cleaning up", file=sys.stderr)
+            return 130
+    print()
+    for line in run.group_lines(rows):
+        print(line)
+    for note in ctx.notes:
+        print(f"note: {note}")
+    print(f"({time.monotonic() - started:.0f} s in all, load {os.getloadavg()[0]:.2f} at the end)")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--mint":
+        _url, _out, _residents, _roles = sys.argv[2:6]
+        _mint_child(_url, _out, int(_residents), [r for r in _roles.split(",") if r])
+        raise SystemExit(0)
+    raise SystemExit(standalone(bench_submit_postgresql))
