@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -52,47 +51,9 @@ RESIDENTS = 2000
 # Shared with bench_queue.py: wrk with any script, rounds, tokens
 
 
-@dataclass
-class StatusLoad(Load):
-    """A wrk run with the count of each HTTP status its response() callback saw."""
-
-    statuses: dict[int, int] = field(default_factory=dict)
-
-    def count(self, predicate: Callable[[int], bool]) -> int:
-        return sum(n for status, n in self.statuses.items() if predicate(status))
-
-    @property
-    def non_2xx(self) -> int:
-        return self.count(lambda s: not 200 <= s < 300)
-
-
-def run_wrk(
-    ctx: Context, base: str, script: Path, args: list[str], seconds: float, connections: int | None = None
-) -> StatusLoad:
-    """One bounded wrk run (one thread, ctx.connections unless given) of `script` with its arguments."""
-    exe = harness.ensure_wrk()
-    seconds = max(1, round(seconds))
-    cmd = [
-        exe, "-t1", f"-c{connections or ctx.connections}", f"-d{seconds}s", "--timeout", "5s",
-        "-s", str(script), base, "--", *args,
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    for line in out.stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            d = json.loads(line[len("BENCH_JSON "):])
-            return StatusLoad(
-                requests=d["requests"],
-                seconds=d["duration_us"] / 1e6,
-                bytes=d["bytes"],
-                p50_ms=d["p50_us"] / 1000,
-                p90_ms=d["p90_us"] / 1000,
-                p99_ms=d["p99_us"] / 1000,
-                max_ms=d["max_us"] / 1000,
-                errors=d["connect_errors"] + d["read_errors"] + d["write_errors"] + d["timeouts"],
-                bad_status=d["status_errors"],
-                statuses={int(k): v for k, v in d.get("statuses", {}).items()},
-            )
-    raise RuntimeError(f"wrk gave no result (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
+# A wrk run with the count of each HTTP status (harness.Load carries them).
+StatusLoad = Load
+run_wrk = harness.run_wrk
 
 
 @dataclass

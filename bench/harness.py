@@ -183,27 +183,30 @@ class Load:
     max_ms: float
     errors: int  # socket errors and timeouts
     bad_status: int  # responses outside 2xx/3xx
+    # The count of each HTTP status, when the Lua script's response() callback reports them.
+    statuses: dict[int, int] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
+    def count(self, predicate: Callable[[int], bool]) -> int:
+        return sum(n for status, n in self.statuses.items() if predicate(status))
 
-def wrk(
-    ctx: Context,
-    base: str,
-    prefix: str,
-    words_file: Path,
-    seconds: float,
-    connections: int | None = None,
-    script: Path = BENCH / "urls.lua",
+    @property
+    def non_2xx(self) -> int:
+        return self.count(lambda s: not 200 <= s < 300)
+
+
+def run_wrk(
+    ctx: Context, base: str, script: Path, args: list[str], seconds: float, connections: int | None = None
 ) -> Load:
-    """One bounded wrk run (one thread: the machine has 2 cores), GET <prefix><random word>."""
+    """One bounded wrk run (one thread: the machine has 2 cores) of `script` with its arguments."""
     exe = ensure_wrk()
     seconds = max(1, round(seconds))
     cmd = [
         exe, "-t1", f"-c{connections or ctx.connections}", f"-d{seconds}s", "--timeout", "5s",
-        "-s", str(script), base, "--", str(words_file), prefix,
+        "-s", str(script), base, "--", *args,
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     for line in out.stdout.splitlines():
@@ -219,8 +222,22 @@ def wrk(
                 max_ms=d["max_us"] / 1000,
                 errors=d["connect_errors"] + d["read_errors"] + d["write_errors"] + d["timeouts"],
                 bad_status=d["status_errors"],
+                statuses={int(k): v for k, v in d.get("statuses", {}).items()},
             )
     raise RuntimeError(f"wrk gave no result (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
+
+
+def wrk(
+    ctx: Context,
+    base: str,
+    prefix: str,
+    words_file: Path,
+    seconds: float,
+    connections: int | None = None,
+    script: Path = BENCH / "urls.lua",
+) -> Load:
+    """GET <prefix><random word> for a bounded time (see run_wrk)."""
+    return run_wrk(ctx, base, script, [str(words_file), prefix], seconds, connections)
 
 
 def _median(values: list[float]) -> float:
