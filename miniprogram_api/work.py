@@ -26,13 +26,18 @@ class WorkTickets(MethodView):
     @blp.response(200, TicketPageSchema)
     def get(self, args):
         """Tickets in the caller's scope (grid, community or street, decided by the server)."""
-        actor = current_actor()
-        query = tickets.work_queue_query(
-            actor, status=args["status"], overdue=args["overdue"], category=args["category"],
-            kind=args["kind"], page=(args["cursor"], args["limit"]),
+        return queue_page(
+            current_actor(), cursor=args["cursor"], limit=args["limit"], status=args["status"],
+            overdue=args["overdue"], category=args["category"], kind=args["kind"],
         )
-        query = newest_first(query, Ticket.created_at, Ticket.id, args["cursor"], args["limit"])
-        # The category and unit names come with the page (many-to-one: two joins, no more rows).
-        query = query.options(joinedload(Ticket.category), joinedload(Ticket.unit))
-        rows, cursor = page(list(db.session.scalars(query)), args["limit"], lambda t: (t.created_at, t.id))
-        return {"items": TicketPresenter(actor).summaries(rows), "next_cursor": cursor}
+
+
+def queue_page(actor, *, cursor, limit: int, **filters) -> dict:
+    """One page of the caller's queue, newest first: {"items", "next_cursor"} (the API and the
+    console show the same list)."""
+    query = tickets.work_queue_query(actor, page=(cursor, limit), **filters)
+    query = newest_first(query, Ticket.created_at, Ticket.id, cursor, limit)
+    # The category and unit names come with the page (many-to-one: two joins, no more rows).
+    query = query.options(joinedload(Ticket.category), joinedload(Ticket.unit))
+    rows, next_cursor = page(list(db.session.scalars(query)), limit, lambda t: (t.created_at, t.id))
+    return {"items": TicketPresenter(actor).summaries(rows), "next_cursor": next_cursor}

@@ -207,3 +207,26 @@ def test_cli_prints_an_invite_code_that_enrols(runner, registry, rider_person):
 def test_cli_refuses_an_unknown_community(runner, registry):
     result = runner.invoke(args=["riders", "invite", "NO-SUCH"])
     assert result.exit_code != 0 and "NO-SUCH" in result.output
+
+
+def test_accepting_a_rider_report_earns_points_once(client, registry, staff, rider_person):
+    from tests.factories import auth_headers, submit
+
+    code = riders.create_invite(staff, registry.community.id, auto_approve=True).code
+    riders.enroll(load_actor(rider_person.id), code, "刘洋", "美团")
+    db.session.commit()
+    rider = session_headers(rider_person)
+    ticket_id = submit(client, rider, registry.codes[registry.buildings[0].id]).get_json()["id"]
+    worker = auth_headers(client, registry.workers[0])
+    supervisor = auth_headers(client, registry.community_staff)
+
+    def act(headers, **body):
+        response = client.post(f"/api/v1/tickets/{ticket_id}/actions", json=body, headers=headers)
+        assert response.status_code == 200, response.get_json()
+
+    act(worker, action="accept")
+    act(worker, action="return", reason="wrong_grid")
+    act(supervisor, action="dispatch", target=registry.workers[0].id)
+    act(worker, action="accept")
+    me = client.get("/api/v1/riders/me", headers=rider).get_json()
+    assert me["points"] == 10 and me["accepted_reports"] == 1

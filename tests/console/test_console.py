@@ -89,3 +89,8 @@ def test_home_lists_demo_buildings_and_serves_their_qr(client, registry):
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))[0].text
     assert decoded == f"https://grid.example.cn/b/{code}"
     assert client.get("/b/unknownCode/qr.png").status_code == 404
+
+
+def test_console_queue_rejects_a_bad_cursor(client, registry):
+    _console_login(client, registry.community_staff)
+    assert client.get("/console/?cursor=garbage!!").status_code == 400

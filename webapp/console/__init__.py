@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 
 from marshmallow import ValidationError
 
-from miniprogram_api.pagination import decode_cursor, newest_first, page
+from miniprogram_api.pagination import decode_cursor
+from miniprogram_api.work import queue_page
 from miniprogram_api.presenters import TicketPresenter
 from webapp.domain import auth, signs, tickets
 from webapp.domain.actors import Actor
@@ -32,12 +33,13 @@ from webapp.domain.message_templates import KIND_LABELS
 from webapp.domain.outbox import recent_messages
 from webapp.errors import DomainError, Unauthorized
 from webapp.extensions import db
-from webapp.models import Community, Person, Role, Street, Ticket
+from webapp.models import Community, Person, Role, Street
 from webapp.models.tickets import STATUS_LABELS
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
 TOKEN_KEY = "console_token"
+QUEUE_PAGE = 50
 OVERSEER_ROLES = {Role.ADMIN.value, Role.STREET_STAFF.value, Role.COMMUNITY_STAFF.value}
 
 
@@ -107,23 +109,17 @@ def queue(actor: Actor):
     """The tickets in the caller's scope, newest first, with counts by status."""
     status = request.args.get("status") or "open"
     try:
-        query = tickets.work_queue_query(actor, status=status)
         after = decode_cursor(request.args["cursor"]) if request.args.get("cursor") else None
+        listed = queue_page(actor, cursor=after, limit=QUEUE_PAGE, status=status)
     except (ValueError, ValidationError):
         abort(400)
-    rows, cursor = page(
-        list(db.session.scalars(newest_first(query, Ticket.created_at, Ticket.id, after, 50))),
-        50,
-        lambda t: (t.created_at, t.id),
-    )
     scope = tickets.work_queue_query(actor, status="open").order_by(None).subquery()
     counts = dict(db.session.execute(select(scope.c.status, func.count()).group_by(scope.c.status)).all())
-    presenter = TicketPresenter(actor)
     return render_template(
         "console/queue.html",
         actor=actor,
-        items=[presenter.summary(t) for t in rows],
-        next_cursor=cursor,
+        items=listed["items"],
+        next_cursor=listed["next_cursor"],
         status=status,
         counts={getattr(k, "value", k): v for k, v in counts.items()},
     )

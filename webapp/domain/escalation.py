@@ -191,7 +191,6 @@ def _load(ids: list[str]) -> list[Ticket]:
             select(Ticket)
             .where(Ticket.id.in_(ids))
             .options(
-                selectinload(Ticket.events),
                 selectinload(Ticket.category),
                 selectinload(Ticket.building),
             )

@@ -9,7 +9,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from webapp.domain import access, notifications
 from webapp.domain.actors import Actor
@@ -188,7 +188,9 @@ def transition(
         ticket.status = after
         ticket.updated_at = now
         event.to_status = after.value
-        ticket.events.append(event)
+        # Set from the event's side: appending to ticket.events would load its whole timeline.
+        event.ticket = ticket
+        db.session.add(event)
     db.session.flush()
     notifications.on_transition(ticket, event)
     return event
@@ -286,16 +288,21 @@ def _effect_dispatch(ticket, given, actor, event, now, after):
 
 
 def _effect_accept(ticket, given, actor, event, now, after):
-    first_accept = not any(e.action == Action.ACCEPT.value for e in ticket.events)
     ticket.accepted_at = now
     if ticket.assignee_id is None:
         ticket.assignee_id = actor.person_id
-    if first_accept and ticket.is_rider_report and ticket.reporter_id:
+    if ticket.is_rider_report and ticket.reporter_id and not _was_accepted_before(ticket):
         # Staff accepting a rider's report counts it as valid: the rider earns points once.
         from webapp.domain.riders import award_points
 
         award_points(ticket.reporter_id, RIDER_POINTS_PER_ACCEPTED_REPORT)
     return after
+
+
+def _was_accepted_before(ticket: Ticket) -> bool:
+    return db.session.execute(
+        select(exists().where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == Action.ACCEPT.value))
+    ).scalar()
 
 
 def _effect_resolve(ticket, given, actor, event, now, after):
