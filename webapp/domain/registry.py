@@ -33,6 +33,7 @@ from webapp.models import (
     Person,
     Responsibility,
     Role,
+    Street,
     Ticket,
     TicketKind,
     Unit,
@@ -73,6 +74,28 @@ def resolve_code(code: str) -> int:
     if row.revoked_at is not None:
         raise _code_revoked()
     return row.building_id
+
+
+def place_of_code(code: str) -> tuple[Building, Grid, Community, Street]:
+    """The building behind a printed code and the places above it, in one query.
+
+    Raises NotFound for an unknown code and Gone for a revoked one.
+    """
+    if not is_valid_code(code):
+        raise _code_not_found()
+    row = db.session.execute(
+        select(BuildingCode.revoked_at, Building, Grid, Community, Street)
+        .join(Building, Building.id == BuildingCode.building_id)
+        .join(Grid, Grid.id == Building.grid_id)
+        .join(Community, Community.id == Grid.community_id)
+        .join(Street, Street.id == Community.street_id)
+        .where(BuildingCode.code == code)
+    ).first()
+    if row is None:
+        raise _code_not_found()
+    if row.revoked_at is not None:
+        raise _code_revoked()
+    return row.Building, row.Grid, row.Community, row.Street
 
 
 def building_contacts(grid: Grid) -> list[Contact]:

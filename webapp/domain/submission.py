@@ -27,13 +27,10 @@ from webapp.domain.photos import claim_photos
 from webapp.domain.workflow import Action, ActionInput, transition
 from webapp.errors import Invalid, WeChatError, WeChatUnavailable
 from webapp.extensions import db
-from webapp.wechat import get_wechat
 from webapp.models import (
     OPEN_STATUSES,
     Building,
     Category,
-    Community,
-    Grid,
     IdempotencyRecord,
     Person,
     Street,
@@ -44,6 +41,7 @@ from webapp.models import (
     new_id,
     utcnow,
 )
+from webapp.wechat import get_wechat
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DESCRIPTION_MIN = 5
@@ -125,7 +123,7 @@ def submit_ticket(
                 raise RuntimeError("idempotency record without its ticket")
             return _replay(record, fingerprint), False
 
-        building, grid, community, street = _place(registry.resolve_code(submission.code))
+        building, grid, community, street = registry.place_of_code(submission.code)
         category = _category(submission)
         unit = _unit(building, submission.unit)
         description = _description(submission.description)
@@ -184,17 +182,6 @@ def _description(text: str) -> str:
         message = f"问题描述需要{DESCRIPTION_MIN}到{DESCRIPTION_MAX}个字"
         raise Invalid(message, errors={"description": [message]})
     return text
-
-
-def _place(building_id: int) -> tuple[Building, Grid, Community, Street]:
-    """The building and the places above it, in one query."""
-    return db.session.execute(
-        select(Building, Grid, Community, Street)
-        .join(Grid, Grid.id == Building.grid_id)
-        .join(Community, Community.id == Grid.community_id)
-        .join(Street, Street.id == Community.street_id)
-        .where(Building.id == building_id)
-    ).one()
 
 
 def _new_ticket(actor, submission, place, category, unit, description, needs_review):
