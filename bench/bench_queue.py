@@ -334,4 +334,4 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--explain":
         _explain_child(sys.argv[2], sys.argv[3])
         raise SystemExit(0)
-    raise SystemExit(standalone(bench_queue_postgresql))
+    raise SystemExit(standalone("queue-postgresql"))

@@ -26,10 +26,7 @@ Also holds what bench_queue.py shares: run_wrk (a wrk script with status counts)
 """
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
-import shlex
 import subprocess
 import sys
 import time
@@ -291,48 +288,11 @@ def bench_submit_postgresql(ctx: Context) -> list[Row]:
 # Standalone
 
 
-def standalone(bench: Callable[[Context], list[Row]], argv: list[str] | None = None) -> int:
-    """Run one benchmark with a harness Context, as bench/run.py would, and print its rows."""
+def standalone(name: str) -> int:
+    """Run one registered benchmark as `bench/run.py --only NAME` would, with the same options."""
     from bench import run
 
-    parser = argparse.ArgumentParser(description=(bench.__doc__ or "").split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--duration", type=float, help="measured seconds per side (default 10, quick 3)")
-    parser.add_argument("--warmup", type=float, help="warm-up seconds per server (default 2, quick 1)")
-    parser.add_argument("--rounds", type=int, help="default 5, quick 3")
-    parser.add_argument("--connections", type=int, default=12)
-    parser.add_argument("--gunicorn", default=shlex.join(run.GUNICORN_ARGS))
-    args = parser.parse_args(argv)
-    sys.stdout.reconfigure(line_buffering=True)
-    for sig in (run.signal.SIGINT, run.signal.SIGTERM, run.signal.SIGHUP):
-        run.signal.signal(sig, run._terminate)
-    started = time.monotonic()
-    said: list[str] = []
-    with contextlib.ExitStack() as stack:
-        try:
-            ctx = Context(
-                quick=args.quick,
-                duration=args.duration or (3.0 if args.quick else 10.0),
-                warmup=args.warmup or (1.0 if args.quick else 2.0),
-                rounds=max(1, args.rounds or (3 if args.quick else 5)),
-                connections=args.connections,
-                stack=stack,
-                tmp=harness.make_tmp(stack),
-            )
-            ctx.gunicorn_args = shlex.split(args.gunicorn)
-            ctx.say = lambda line: (said.append(line), print(line, flush=True))
-            print(f"cpus={os.cpu_count()}  load={os.getloadavg()[0]:.2f}  gunicorn: {args.gunicorn}  wrk: 1 thread, {args.connections} connections")
-            rows = bench(ctx)
-        except KeyboardInterrupt:
-            print("interrupted: cleaning up", file=sys.stderr)
-            return 130
-    print()
-    for line in run.group_lines(rows):
-        print(line)
-    for note in ctx.notes:
-        print(f"note: {note}")
-    print(f"({time.monotonic() - started:.0f} s in all, load {os.getloadavg()[0]:.2f} at the end)")
-    return 0
+    return run.main(["--only", name, *sys.argv[1:]])
 
 
 if __name__ == "__main__":
@@ -340,4 +300,4 @@ if __name__ == "__main__":
         _url, _out, _residents, _roles = sys.argv[2:6]
         _mint_child(_url, _out, int(_residents), [r for r in _roles.split(",") if r])
         raise SystemExit(0)
-    raise SystemExit(standalone(bench_submit_postgresql))
+    raise SystemExit(standalone("submit-postgresql"))
