@@ -168,13 +168,14 @@ def pg_setting(url: str, name: str) -> str:
         engine.dispose()
 
 
-def counts(url: str, tables: list[str]) -> dict[str, int]:
+def counts(url: str, queries: dict[str, str]) -> dict[str, int]:
+    """Each named `SELECT count(*) ...` of `queries`, run on `url`."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+            return {name: conn.execute(sa.text(sql)).scalar() for name, sql in queries.items()}
     finally:
         engine.dispose()
 
@@ -190,7 +191,16 @@ def stop_and_check(ctx: Context, *servers: harness.Server) -> None:
 # ---------------------------------------------------------------------------------------------
 # The benchmark
 
-COUNTED = ["tickets", "ticket_events", "idempotency_records", "outbox_messages", "bare_tickets"]
+# Rows made by each side; the floor's tickets (FLOOR_PREFIX numbers) apart from the product's.
+_PRODUCT_TICKET = "JOIN tickets t ON t.id = x.ticket_id WHERE t.number NOT LIKE 'FLOOR-%'"
+COUNTED = {
+    "tickets": "SELECT count(*) FROM tickets WHERE number NOT LIKE 'FLOOR-%'",
+    "ticket_events": f"SELECT count(*) FROM ticket_events x {_PRODUCT_TICKET}",
+    "idempotency_records": f"SELECT count(*) FROM idempotency_records x {_PRODUCT_TICKET}",
+    "outbox_messages": f"SELECT count(*) FROM outbox_messages x {_PRODUCT_TICKET}",
+    "floor_tickets": "SELECT count(*) FROM tickets WHERE number LIKE 'FLOOR-%'",
+    "bare_tickets": "SELECT count(*) FROM bare_tickets",
+}
 
 
 def bench_submit_postgresql(ctx: Context) -> list[Row]:
@@ -198,7 +208,9 @@ def bench_submit_postgresql(ctx: Context) -> list[Row]:
     one-row insert, PostgreSQL, synchronous_commit as the server has it (on by default)."""
     import sqlalchemy as sa
 
-    from bench.bare_insert_app import CREATE_SQL
+    from bench.bare_insert_app import CREATE_SQL, FLOOR_PREFIX, FLOOR_SETUP_SQL
+
+    assert FLOOR_PREFIX == "FLOOR-", "COUNTED tells the floor's tickets apart by this prefix"
 
     url = harness.postgres_database(ctx, prefix="gridreport_bench_submit")
     codes = ctx.tmp / "submit-codes.txt"
@@ -206,6 +218,8 @@ def bench_submit_postgresql(ctx: Context) -> list[Row]:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         conn.execute(sa.text(CREATE_SQL))
+        for sql in FLOOR_SETUP_SQL:
+            conn.execute(sa.text(sql))
     engine.dispose()
     tokens_file = ctx.tmp / "submit-tokens.txt"
     mint_tokens(ctx, url, tokens_file, residents=RESIDENTS)
@@ -230,13 +244,18 @@ def bench_submit_postgresql(ctx: Context) -> list[Row]:
             return run_wrk(ctx, server.base, script, [str(tokens_only), str(codes), path, run_id], seconds)
         return go
 
-    outcome = compare(ctx, {"bare": side(bare, "/bare/tickets"), "submit": side(product, "/api/v1/tickets")})
+    outcome = compare(ctx, {
+        "bare": side(bare, "/bare/tickets"),
+        "floor": side(bare, "/floor/tickets"),
+        "submit": side(product, "/api/v1/tickets"),
+    })
     stop_and_check(ctx, bare, product)
     after = counts(url, COUNTED)
     made = {t: after[t] - before[t] for t in COUNTED}
 
     g = "submit/postgresql"
     b, s = outcome.comparison.merged["bare"], outcome.comparison.merged["submit"]
+    f = outcome.comparison.merged["floor"]
     created_201 = outcome.statuses["submit"].get(201, 0)
     replays_200 = outcome.statuses["submit"].get(200, 0)
     # wrk drops the answers still in flight when a run ends (at most one per connection): those
@@ -249,7 +268,7 @@ def bench_submit_postgresql(ctx: Context) -> list[Row]:
         and made["idempotency_records"] == made["tickets"]
         and replays_200 == 0
     )
-    for label in ("bare", "submit"):
+    for label in ("bare", "floor", "submit"):
         if outcome.non_2xx(label) or outcome.comparison.merged[label].errors:
             ctx.note(
                 f"{g} {label}: non-2xx {dict(sorted((k, v) for k, v in outcome.statuses[label].items() if not 200 <= k < 300))}, "
@@ -265,12 +284,21 @@ def bench_submit_postgresql(ctx: Context) -> list[Row]:
     if not consistent:
         ctx.note(f"{g}: rows made do not match the 201 answers: {made}, 201s {created_201}")
     ratio = outcome.comparison.ratio("submit", "bare")
+    floor_ratio = outcome.comparison.ratio("floor", "bare")
+    to_floor = outcome.comparison.ratio("submit", "floor")
     ctx.say(f"{g}: submit is {ratio:.0%} of bare req/s, {'meets' if ratio >= TARGET else 'below'} the {TARGET:.0%} target")
+    ctx.say(
+        f"{g}: the floor (the same four rows in one statement, one commit, nothing else) is "
+        f"{floor_ratio:.0%} of bare req/s; submit is {to_floor:.0%} of the floor"
+    )
     return [
         (f"{g}/synchronous_commit", sync, ""),
         (f"{g}/bare_rps", b.rps, "req/s"),
         (f"{g}/submit_rps", s.rps, "req/s"),
         (f"{g}/ratio", ratio, ""),
+        (f"{g}/floor_rps", f.rps, "req/s"),
+        (f"{g}/floor_ratio", floor_ratio, ""),
+        (f"{g}/submit_to_floor", to_floor, ""),
         (f"{g}/submit_p50_ms", s.p50_ms, "ms"),
         (f"{g}/submit_p99_ms", s.p99_ms, "ms"),
         (f"{g}/bare_p50_ms", b.p50_ms, "ms"),
@@ -281,6 +309,7 @@ def bench_submit_postgresql(ctx: Context) -> list[Row]:
         (f"{g}/submit_errors", str(s.errors), ""),
         (f"{g}/bare_non2xx", str(outcome.non_2xx("bare")), ""),
         (f"{g}/bare_rows", str(made["bare_tickets"]), ""),
+        (f"{g}/floor_rows", str(made["floor_tickets"]), ""),
     ]
 
 

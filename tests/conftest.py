@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from webapp import create_app
+from webapp.domain.auth import actor_cache
 from webapp.config import TestingConfig
 from webapp.extensions import db
 
@@ -87,8 +88,10 @@ def app(database_url, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _clean_tables(request):
-    """Each test starts on empty tables: committed rows are deleted after it."""
+    """Each test starts on empty tables (committed rows are deleted after it) and with no
+    actor cached by token (a test may turn AUTH_CACHE_SECONDS on)."""
     yield
+    actor_cache.clear()
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")

@@ -58,6 +58,9 @@ class Config:
     # Shared WeChat access token lives in Redis under this prefix (per process without REDIS_URL).
     WECHAT_TOKEN_PREFIX = os.environ.get("WECHAT_TOKEN_PREFIX", "gridreport:wechat")
     TOKEN_TTL_SECONDS = int(os.environ.get("TOKEN_TTL_SECONDS", str(7 * 24 * 3600)))
+    # How long a process may serve a checked token's actor from memory (webapp/domain/auth.py
+    # _ActorCache): a logout elsewhere or a change of staff roles takes effect within it; 0 off.
+    AUTH_CACHE_SECONDS = float(os.environ.get("AUTH_CACHE_SECONDS", "10"))
     PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
     PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", "40000000"))
     # Whole request body; Werkzeug answers 413 beyond it before anything is parsed.
@@ -98,6 +101,7 @@ class TestingConfig(Config):
     SECRET_KEY = "test-secret"
     DEV_LOGIN = True
     SCAN_CACHE_SECONDS = 0.0
+    AUTH_CACHE_SECONDS = 0.0
 
 
 class ProductionConfig(Config):

@@ -196,3 +196,75 @@ def test_openapi_documents_the_bearer_scheme(client, app_ctx):
     assert upload["security"] == [{"bearerAuth": []}]
     assert "401" in upload["responses"] and "201" in upload["responses"]
     assert "security" not in spec["paths"]["/api/v1/auth/dev"]["post"]
+
+
+# --- The per-process actor cache (AUTH_CACHE_SECONDS; off in the other tests) ---------------
+
+
+@pytest.fixture
+def cached_auth(app, monkeypatch):
+    monkeypatch.setitem(app.config, "AUTH_CACHE_SECONDS", 60.0)
+
+
+def _statements(app):
+    """A list that collects the SQL each statement sends while the test runs."""
+    import sqlalchemy as sa
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    return seen, lambda: sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_cached_token_is_checked_once_per_window(client, app, app_ctx, cached_auth):
+    headers = session_headers(make_person("居民丙", openid="o-cache"))
+    db.session.commit()
+    seen, stop = _statements(app)
+    try:
+        assert client.get("/api/v1/riders/me", headers=headers).status_code == 404
+        first = [s for s in seen if "auth_sessions" in s]
+        seen.clear()
+        assert client.get("/api/v1/riders/me", headers=headers).status_code == 404
+        second = [s for s in seen if "auth_sessions" in s]
+    finally:
+        stop()
+    assert len(first) == 1 and second == []
+
+
+def test_logout_and_revocation_end_a_cached_session_at_once(client, app_ctx, cached_auth):
+    person = make_person("居民丁", openid="o-cache-2")
+    out, revoked = session_headers(person), session_headers(person)
+    db.session.commit()
+    for headers in (out, revoked):
+        assert client.get("/api/v1/riders/me", headers=headers).status_code == 404  # now cached
+    assert client.post("/api/v1/auth/logout", headers=out).status_code == 204
+    _assert_error_shape(client.get("/api/v1/riders/me", headers=out), 401, "session_invalid")
+    assert client.get("/api/v1/riders/me", headers=revoked).status_code == 404
+    revoke_sessions(person.id)
+    db.session.commit()
+    _assert_error_shape(client.get("/api/v1/riders/me", headers=revoked), 401, "session_invalid")
+
+
+def test_actor_cache_honours_its_window_the_session_expiry_and_its_size(monkeypatch):
+    from webapp.domain import auth
+    from webapp.domain.actors import Actor
+
+    cache = auth._ActorCache()
+    actor = Actor(person_id="p1")
+    cache.put("live", utcnow() + timedelta(hours=1), actor)
+    cache.put("expired", utcnow() - timedelta(seconds=1), actor)
+    assert cache.get("live", 60) is actor
+    assert cache.get("expired", 60) is None  # the session ended while cached
+    assert cache.get("live", 0) is None  # older than the window: read again
+    assert cache.get("live", 60) is None  # and dropped
+    monkeypatch.setattr(auth._ActorCache, "MAX", 2)
+    for key in ("a", "b", "c"):
+        cache.put(key, utcnow() + timedelta(hours=1), Actor(person_id=key))
+    assert cache.get("a", 60) is None and cache.get("c", 60).person_id == "c"
+    cache.forget_person("c")
+    assert cache.get("c", 60) is None and cache.get("b", 60).person_id == "b"

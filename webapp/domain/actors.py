@@ -56,11 +56,16 @@ class Actor:
 
 
 def load_actor(
-    person_id: str, *, is_rider: bool | None = None, person: Person | None = None
+    person_id: str,
+    *,
+    is_rider: bool | None = None,
+    person: Person | None = None,
+    assignments: list[StaffAssignment] | None = None,
 ) -> Actor:
     """Read a person's roles and scope from their staff assignments and the matrix.
 
     is_rider None: the rider role comes from the riders table (an active rider only).
+    assignments None: read here (the caller may have read them with the person).
     """
     if person is None:
         person = db.session.get(Person, person_id)
@@ -68,9 +73,10 @@ def load_actor(
         from webapp.domain.riders import is_active_rider
 
         is_rider = is_active_rider(person_id)
-    assignments = db.session.scalars(
-        select(StaffAssignment).where(StaffAssignment.person_id == person_id)
-    ).all()
+    if assignments is None:
+        assignments = db.session.scalars(
+            select(StaffAssignment).where(StaffAssignment.person_id == person_id)
+        ).all()
     roles = {RESIDENT}
     if is_rider:
         roles.add(RIDER)

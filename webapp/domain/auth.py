@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from datetime import timedelta
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
@@ -19,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.domain.actors import Actor, load_actor
 from webapp.errors import Unauthorized
 from webapp.extensions import db
-from webapp.models import AuthSession, Person, utcnow
+from webapp.models import AuthSession, Person, StaffAssignment, utcnow
 from webapp.models.riders import Rider, RiderStatus
 from webapp.wechat import get_wechat
 
@@ -114,26 +117,99 @@ def _live_session(token: str | None) -> AuthSession:
     return session
 
 
+class _ActorCache:
+    """Per process: token hash → (when checked, session expiry, Actor), least recently used
+    first, at most MAX entries.
+
+    Every API request authenticates; a person using the mini-program sends several requests
+    within seconds (scan, upload, submit, list), and a grid worker refreshes their queue all
+    day. Within AUTH_CACHE_SECONDS of the last check the actor is served from memory: the
+    session's own expiry is still checked on every hit, and a logout or a revocation made by
+    this process takes effect at once; one made by another process (another gunicorn worker,
+    the CLI) or a change of someone's staff roles takes effect within AUTH_CACHE_SECONDS.
+    """
+
+    MAX = 20_000
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[float, datetime, Actor]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, ttl: float) -> Actor | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None:
+                return None
+            checked, expires_at, actor = hit
+            if time.monotonic() - checked >= ttl or expires_at <= utcnow():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return actor
+
+    def put(self, key: str, expires_at: datetime, actor: Actor) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic(), expires_at, actor)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.MAX:
+                self._entries.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def forget_person(self, person_id: str) -> None:
+        with self._lock:
+            for key in [k for k, (_c, _e, a) in self._entries.items() if a.person_id == person_id]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+actor_cache = _ActorCache()
+
+
 def authenticate(token: str | None) -> Actor:
-    """The actor behind a bearer token, with their roles as of now.
+    """The actor behind a bearer token, with their roles (as of AUTH_CACHE_SECONDS ago at
+    most: see _ActorCache).
 
     Raises Unauthorized for a missing, unknown, expired or revoked token, or one whose person
     no longer exists.
     """
     if not token:
         raise Unauthorized()
-    # One query for the session, its person and whether they ride: this runs on every request.
-    row = db.session.execute(
-        select(AuthSession.revoked_at, AuthSession.expires_at, Person, Rider.id.label("rider_id"))
+    key = hash_token(token)
+    ttl = float(current_app.config["AUTH_CACHE_SECONDS"])
+    if ttl > 0:
+        actor = actor_cache.get(key, ttl)
+        if actor is not None:
+            return actor
+    # One query for the session, its person, whether they ride and their staff assignments
+    # (a row each; one row for a resident).
+    rows = db.session.execute(
+        select(
+            AuthSession.revoked_at, AuthSession.expires_at, Person, Rider.id.label("rider_id"),
+            StaffAssignment,
+        )
         .join(Person, Person.id == AuthSession.person_id)
         .outerjoin(
             Rider, (Rider.person_id == Person.id) & (Rider.status == RiderStatus.ACTIVE)
         )
-        .where(AuthSession.token_hash == hash_token(token))
-    ).first()
+        .outerjoin(StaffAssignment, StaffAssignment.person_id == Person.id)
+        .where(AuthSession.token_hash == key)
+    ).all()
+    row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise Unauthorized("登录已失效，请重新登录", code="session_invalid")
-    return load_actor(row.Person.id, is_rider=row.rider_id is not None, person=row.Person)
+    actor = load_actor(
+        row.Person.id, is_rider=row.rider_id is not None, person=row.Person,
+        assignments=[r.StaffAssignment for r in rows if r.StaffAssignment is not None],
+    )
+    if ttl > 0:
+        actor_cache.put(key, row.expires_at, actor)
+    return actor
 
 
 def logout(token: str | None) -> None:
@@ -141,6 +217,7 @@ def logout(token: str | None) -> None:
     session = _live_session(token)
     session.revoked_at = utcnow()
     db.session.flush()
+    actor_cache.forget(session.token_hash)
 
 
 def revoke_sessions(person_id: str) -> int:
@@ -150,6 +227,7 @@ def revoke_sessions(person_id: str) -> int:
         .where(AuthSession.person_id == person_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    actor_cache.forget_person(person_id)
     return result.rowcount
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import delete, exists, or_, select, update
 
 from webapp.domain import access
 from webapp.domain.actors import Actor, load_actor
+from webapp.domain.auth import actor_cache
 from webapp.errors import Conflict, Forbidden, Invalid, NotFound
 from webapp.extensions import db
 from webapp.models import (
@@ -226,6 +227,9 @@ def redeem_bind_code(actor: Actor, code: str, *, now: datetime | None = None) ->
     db.session.execute(
         update(AuthSession).where(AuthSession.person_id == current.id).values(person_id=staff.id)
     )
+    # Tokens cached as the old accounts' actors (see auth.actor_cache) are read again.
+    actor_cache.forget_person(current.id)
+    actor_cache.forget_person(staff.id)
     _move_consents(current.id, staff.id)
     db.session.flush()
     db.session.expunge(current)
