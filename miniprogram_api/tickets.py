@@ -53,10 +53,17 @@ class TicketCollection(MethodView):
         """
         actor = current_actor()
         key = _idempotency_key()
-        ticket, created = submission.submit_ticket(actor, submission.Submission(**body), key)
-        view = TicketPresenter(actor).summary(ticket)  # before commit: no reload of the ticket
+        try:
+            filed = submission.submit_ticket(actor, submission.Submission(**body), key)
+        except DomainError:
+            db.session.rollback()  # a refused submission leaves nothing, not even its claim
+            raise
+        presenter = TicketPresenter(actor)
+        if filed.names is not None:  # what the submission read: shown without reading again
+            presenter.remember(filed.ticket, filed.names)
+        view = presenter.summary(filed.ticket)  # before commit: no reload of the ticket
         db.session.commit()
-        return view, 201 if created else 200
+        return view, 201 if filed.created else 200
 
 
 @blp.route("/mine")

@@ -72,7 +72,7 @@ def street(app_ctx) -> Street:
 def file_report(monkeypatch, street: Street, index: int, building: Building, category: str, at: datetime) -> Ticket:
     monkeypatch.setattr(submission, "utcnow", lambda: at)
     reporter = load_actor(street.residents[index % len(street.residents)])
-    ticket, created = submission.submit_ticket(
+    filed = submission.submit_ticket(
         reporter,
         submission.Submission(
             code=active_code(building.id).code, kind="report", category=category,
@@ -80,8 +80,8 @@ def file_report(monkeypatch, street: Street, index: int, building: Building, cat
         ),
         str(uuid.uuid4()),
     )
-    assert created and ticket.status is TicketStatus.DISPATCHED
-    return ticket
+    assert filed.created and filed.ticket.status is TicketStatus.DISPATCHED
+    return filed.ticket
 
 
 def accept(ticket: Ticket, at: datetime) -> None:

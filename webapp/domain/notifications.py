@@ -43,9 +43,12 @@ def on_transition(ticket: Ticket, event: TicketEvent) -> None:
     action = event.action
     now = event.at
     actor_id = event.actor_id
-    if action in ASSIGNEE_ACTIONS and ticket.assignee_id:
-        note = REOPENED if action == "reopen" else NEW_TICKET
-        _tell(ticket.assignee_id, "ticket_dispatched", ticket, note, now, actor_id)
+    notice = assignee_notice(ticket, event)
+    if notice is not None:
+        person_id, kind, note = notice
+        _tell(person_id, kind, ticket, note, now, actor_id)
+    elif action in ASSIGNEE_ACTIONS:
+        pass  # nobody holds it (the community's queue)
     elif action == "resolve":
         _tell(ticket.reporter_id, "ticket_resolved", ticket, RESOLVED, now, actor_id)
     elif action == "reject":
@@ -71,6 +74,17 @@ def on_transition(ticket: Ticket, event: TicketEvent) -> None:
         for person_id in followers(ticket):
             if person_id not in (ticket.reporter_id, actor_id):
                 _tell(person_id, "follower_closed", ticket, FOLLOWER_CLOSED, now, actor_id)
+
+
+def assignee_notice(ticket: Ticket, event: TicketEvent) -> tuple[str, str, str] | None:
+    """(person, kind, note) of the notice to the ticket's new holder after a submit, dispatch,
+    reassign, reopen or return to a person, or None (another action, or nobody holds it).
+    Submission's fast path writes it itself (outbox.message_row) with the ticket's row."""
+    if event.action not in ASSIGNEE_ACTIONS or not ticket.assignee_id:
+        return None
+    if ticket.assignee_id == event.actor_id:
+        return None  # nobody is told about their own action
+    return ticket.assignee_id, "ticket_dispatched", REOPENED if event.action == "reopen" else NEW_TICKET
 
 
 def _tell(person_id, kind, ticket, note, now, actor_id) -> None:

@@ -90,25 +90,9 @@ def enqueue(
     if not person_id:
         return None
     now = now or utcnow()
-    values = _ticket_values(ticket, now) if ticket is not None else {"time": now}
+    values = ticket_values(ticket, now) if ticket is not None else {"time": now}
     values.update(data or {})
-    template_id, template_data = message_templates.render(kind, values)
-    row = {
-        "person_id": person_id,
-        "channel": CHANNEL,
-        "kind": kind,
-        "ticket_id": ticket.id if ticket is not None else None,
-        "template_id": template_id,
-        "payload": {
-            "data": template_data,
-            "page": message_templates.page_for(ticket.id if ticket is not None else None),
-        },
-        "dedupe_key": dedupe_key,
-        "state": S.QUEUED,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    row = message_row(person_id, kind, values, ticket.id if ticket is not None else None, now, dedupe_key)
     if dedupe_key is None:
         message = OutboxMessage(**row)
         db.session.add(message)
@@ -118,6 +102,28 @@ def enqueue(
     if message_id is None:
         return None
     return db.session.get(OutboxMessage, message_id)
+
+
+def message_row(
+    person_id: str, kind: str, values: dict, ticket_id: str | None, now: datetime,
+    dedupe_key: str | None = None,
+) -> dict:
+    """The outbox row of one message (values fitted to the kind's template), for a caller
+    that writes it in its own statement (enqueue, submission's fast path)."""
+    template_id, template_data = message_templates.render(kind, values)
+    return {
+        "person_id": person_id,
+        "channel": CHANNEL,
+        "kind": kind,
+        "ticket_id": ticket_id,
+        "template_id": template_id,
+        "payload": {"data": template_data, "page": message_templates.page_for(ticket_id)},
+        "dedupe_key": dedupe_key,
+        "state": S.QUEUED,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def _insert_ignoring_duplicates(row: dict):
@@ -136,14 +142,22 @@ def _insert_ignoring_duplicates(row: dict):
     )
 
 
-def _ticket_values(ticket: Ticket, now: datetime) -> dict:
+def ticket_values(
+    ticket: Ticket, now: datetime, *, category: str | None = None, place: str | None = None
+) -> dict:
+    """A ticket's values for its notices; category and place names when the caller has them
+    (else read through the ticket's relationships)."""
     from webapp.models.tickets import STATUS_LABELS
 
+    if category is None:
+        category = ticket.category.name if ticket.category is not None else ""
+    if place is None:
+        place = ticket.building.name if ticket.building is not None else ""
     return {
         "number": ticket.number,
-        "category": ticket.category.name if ticket.category is not None else "",
+        "category": category,
         "status": STATUS_LABELS.get(ticket.status, ""),
-        "place": ticket.building.name if ticket.building is not None else "",
+        "place": place,
         "time": now,
     }
 

@@ -76,26 +76,100 @@ def resolve_code(code: str) -> int:
     return row.building_id
 
 
-def place_of_code(code: str) -> tuple[Building, Grid, Community, Street]:
-    """The building behind a printed code and the places above it, in one query.
+# The building behind a code and the places above it: the FROM and columns of a query that
+# callers extend (submission adds the unit, routing's facts and a duplicate check), read back
+# with place_of_row.
+PLACE_OF_CODE = (
+    BuildingCode.__table__.join(Building.__table__, Building.id == BuildingCode.building_id)
+    .join(Grid.__table__, Grid.id == Building.grid_id)
+    .join(Community.__table__, Community.id == Grid.community_id)
+    .join(Street.__table__, Street.id == Community.street_id)
+)
+PLACE_COLUMNS = (
+    BuildingCode.revoked_at,
+    Building.id.label("building_id"),
+    Building.name.label("building_name"),
+    Building.address.label("building_address"),
+    Grid.id.label("grid_id"),
+    Grid.name.label("grid_name"),
+    Community.id.label("community_id"),
+    Community.name.label("community_name"),
+    Street.id.label("street_id"),
+    Street.ticket_prefix,
+)
+
+
+@dataclass(frozen=True)
+class Place:
+    building_id: int
+    building_name: str
+    building_address: str
+    grid_id: int
+    grid_name: str
+    community_id: int
+    community_name: str
+    street_id: int
+    ticket_prefix: str
+
+    def shown(self) -> dict:
+        """The building as tickets show it (schemas.places.BuildingSchema)."""
+        return {
+            "id": self.building_id, "name": self.building_name, "address": self.building_address,
+            "grid": self.grid_name, "community": self.community_name,
+        }
+
+
+def check_code(code: str) -> None:
+    """Raise NotFound for a string that cannot be a code (before any query)."""
+    if not is_valid_code(code):
+        raise _code_not_found()
+
+
+def place_of_row(row) -> Place:
+    """The Place of a row of a query over PLACE_OF_CODE with PLACE_COLUMNS (None: no row).
 
     Raises NotFound for an unknown code and Gone for a revoked one.
     """
-    if not is_valid_code(code):
-        raise _code_not_found()
-    row = db.session.execute(
-        select(BuildingCode.revoked_at, Building, Grid, Community, Street)
-        .join(Building, Building.id == BuildingCode.building_id)
-        .join(Grid, Grid.id == Building.grid_id)
-        .join(Community, Community.id == Grid.community_id)
-        .join(Street, Street.id == Community.street_id)
-        .where(BuildingCode.code == code)
-    ).first()
     if row is None:
         raise _code_not_found()
     if row.revoked_at is not None:
         raise _code_revoked()
-    return row.Building, row.Grid, row.Community, row.Street
+    return Place(*(getattr(row, c.key) for c in PLACE_COLUMNS[1:]))
+
+
+@dataclass(frozen=True)
+class CategoryInfo:
+    """An active category as submission needs it (deadlines, routing, names)."""
+
+    id: int
+    code: str
+    name: str
+    kind: TicketKind
+    department_id: int | None
+    accept_hours: int
+    resolve_hours: int
+    uses_workdays: bool
+
+
+_ACTIVE_CATEGORIES = select(
+    *(Category.__table__.c[name] for name in CategoryInfo.__dataclass_fields__)
+).where(Category.__table__.c.is_active.is_(True))
+_active: tuple[float, dict[str, CategoryInfo]] | None = None
+
+
+def active_category(code: str) -> CategoryInfo | None:
+    """The active category of this code, or None; the list is kept per process for
+    SCAN_CACHE_SECONDS (categories change by import only)."""
+    global _active
+    ttl = current_app.config["SCAN_CACHE_SECONDS"]
+    now = time.monotonic()
+    held = _active
+    if held is None or now - held[0] >= ttl:
+        rows = db.session.execute(_ACTIVE_CATEGORIES).all()
+        held = (now, {row.code: CategoryInfo(*row) for row in rows})
+        if ttl > 0:
+            _active = held
+    return held[1].get(code)
 
 
 def building_contacts(grid: Grid) -> list[Contact]:
@@ -264,9 +338,11 @@ class _StaticCache:
         return value
 
     def clear(self) -> None:
+        global _active
         self._entries.clear()
         self._grids.clear()
         self._categories = None
+        _active = None
 
 
 static_cache = _StaticCache()

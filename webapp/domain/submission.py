@@ -15,25 +15,25 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import create_engine, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, create_engine, insert, literal_column, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
-from webapp.domain import registry
+from webapp.domain import notifications, outbox, registry, routing
+from webapp.domain.filing import file_ticket
 from webapp.domain.access import reporter_key
 from webapp.domain.actors import Actor
-from webapp.domain.routing import route
+from webapp.domain.people import assignee_label
 from webapp.domain.photos import claim_photos
-from webapp.domain.workflow import Action, ActionInput, transition
+from webapp.domain.workflow import ActionInput, open_ticket
 from webapp.errors import Invalid, WeChatError, WeChatUnavailable
 from webapp.extensions import db
 from webapp.models import (
     OPEN_STATUSES,
     Building,
-    Category,
+    BuildingCode,
     IdempotencyRecord,
     Person,
-    Street,
     Ticket,
     TicketCounter,
     TicketKind,
@@ -99,81 +99,162 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Ticket:
     return db.session.get(Ticket, record.ticket_id)
 
 
-def submit_ticket(
-    actor: Actor, submission: Submission, idempotency_key: str
-) -> tuple[Ticket, bool]:
-    """File a ticket once per idempotency key; returns (ticket, created).
+@dataclass(frozen=True)
+class Filed:
+    """A submission's outcome: the ticket (in the session), whether this request made it, and
+    what it showed of the ticket's place, category, unit and assignee (None on a replay), so
+    that a presenter shows the new ticket without reading them again."""
+
+    ticket: Ticket
+    created: bool
+    names: TicketNames | None = None
+
+
+@dataclass(frozen=True)
+class TicketNames:
+    building: dict  # as registry.Place.shown()
+    category: tuple[str, str]  # (code, name)
+    unit: str | None
+    assignee: dict | None  # {"role", "name"}
+
+
+def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) -> Filed:
+    """File a ticket once per idempotency key.
 
     Raises NotFound/Gone for the code, Invalid (422) for a category, unit, description or
     photo that does not fit, for a text WeChat finds risky, or for the same key reused with
     another body. When WeChat cannot judge the text, the ticket is kept and held for review.
-    The caller commits.
+    The caller commits, or rolls back after an error (the key's claim is written first).
+
+    The path is written for throughput (bench/bench_submit.py): one query for the place, unit,
+    routing facts and a possible duplicate; the day's number; then the key's claim and the
+    rows (ticket, first event, the assignee's notice) in one statement on PostgreSQL
+    (filing.file_ticket). The ticket then joins the session as if it had been loaded.
     """
     fingerprint = submission.fingerprint()
     key_hash = _key_hash(actor, idempotency_key)
-    # A savepoint: a submission refused halfway (a photo that is not the reporter's) leaves
-    # nothing in the session, not even its claim on the key.
-    with db.session.begin_nested():
-        record_id = _claim(key_hash, fingerprint)
-        if record_id is None:
-            # The key is taken, by a submission that has committed: a concurrent twin's
-            # INSERT waits for the other transaction and finds the row once that one commits.
-            record = _record(key_hash)
-            if record is None or record.ticket_id is None:
-                raise RuntimeError("idempotency record without its ticket")
-            return _replay(record, fingerprint), False
-
-        building, grid, community, street = registry.place_of_code(submission.code)
-        category = _category(submission)
-        unit = _unit(building, submission.unit)
-        description = _description(submission.description)
-        needs_review = screen_text(actor, description)
-        ticket = _new_ticket(
-            actor, submission, (building, grid, community, street), category, unit,
-            description, needs_review,
-        )
-        db.session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record_id)
-            .values(ticket_id=ticket.id)
-            .execution_options(synchronize_session=False)
-        )
-    return ticket, True
-
-
-def _claim(key_hash: str, fingerprint: str) -> int | None:
-    """Claim the key in the current transaction: INSERT ... ON CONFLICT DO NOTHING RETURNING
-    id. The record's id, or None when the key is already taken. A concurrent twin waits here
-    until the first transaction ends (PostgreSQL: on the unique index; SQLite: one writer)."""
-    dialect = db.session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(IdempotencyRecord)
-    return db.session.execute(
-        statement.values(key_hash=key_hash, fingerprint=fingerprint, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["key_hash"])
-        .returning(IdempotencyRecord.id)
-    ).scalar()
-
-
-def _category(submission: Submission) -> Category:
-    category = db.session.scalars(
-        select(Category).where(Category.code == submission.category, Category.is_active.is_(True))
+    registry.check_code(submission.code)
+    category = _category(submission)
+    description = _description(submission.description)
+    now = utcnow()
+    row = db.session.execute(
+        _FACTS,
+        {
+            "code": submission.code, "category_id": category.id, "unit": submission.unit or "",
+            "since": now - DUPLICATE_WINDOW,
+        },
     ).first()
+    place = registry.place_of_row(row)
+    if submission.unit and row.unit_id is None:
+        raise Invalid("该楼栋没有这个单元", errors={"unit": ["该楼栋没有这个单元"]})
+    needs_review = screen_text(actor, description)
+    decision = routing.decide(category.kind, category.department_id, routing.facts_of(row))
+    anonymous = submission.anonymous and category.kind is TicketKind.WISH
+    ticket = Ticket(
+        id=new_id(),
+        number=next_number(place.ticket_prefix, now),
+        kind=category.kind,
+        category_id=category.id,
+        building_id=place.building_id,
+        unit_id=row.unit_id if submission.unit else None,
+        grid_id=place.grid_id,
+        community_id=place.community_id,
+        street_id=place.street_id,
+        description=description,
+        reporter_id=None if anonymous else actor.person_id,
+        reporter_key=reporter_key(actor.person_id) if anonymous else None,
+        is_anonymous=anonymous,
+        is_rider_report=actor.is_rider and category.kind is TicketKind.REPORT,
+        contact_phone=None if anonymous else submission.contact_phone,
+        needs_review=needs_review,
+        photo_ids=list(submission.photo_ids),
+        duplicate_of_id=row.duplicate_id if category.kind is TicketKind.REPORT else None,
+        created_at=now,
+        **_NEW_TICKET_DEFAULTS,
+    )
+    event = open_ticket(
+        ticket, actor, ActionInput(routing=(decision.assignee_id, decision.rule), category=category), now=now
+    )
+    message = None
+    notice = notifications.assignee_notice(ticket, event)
+    if notice is not None:
+        person_id, kind, note = notice
+        shown = outbox.ticket_values(ticket, now, category=category.name, place=place.building_name)
+        message = outbox.message_row(person_id, kind, {**shown, "note": note}, ticket.id, now)
+    if file_ticket(ticket, event, message, key_hash, fingerprint) is None:
+        # The key is taken, by a submission that has committed: a concurrent twin's claim
+        # waits for the other transaction and finds the row once that one commits. (On
+        # PostgreSQL the number taken above is left unused.)
+        record = _record(key_hash)
+        if record is None or record.ticket_id is None:
+            raise RuntimeError("idempotency record without its ticket")
+        return Filed(_replay(record, fingerprint), False)
+    # The ticket row exists now (the photos' foreign key); an anonymous wish forgets its author.
+    claim_photos(actor, submission.photo_ids, ticket.id, forget_uploader=anonymous)
+    names = TicketNames(
+        building=place.shown(),
+        category=(category.code, category.name),
+        unit=submission.unit if ticket.unit_id is not None else None,
+        assignee=_assignee_shown(row, decision),
+    )
+    return Filed(ticket, True, names)
+
+
+# Columns a new ticket starts with; the ORM would fill them at flush, filing writes them
+# without it (and the ticket is shown before it is read back).
+_NEW_TICKET_DEFAULTS = {
+    "status": None, "assignee_id": None, "level": "grid", "is_overdue": False, "me_too_count": 0,
+    "reopen_count": 0, "return_count": 0, "rating": None, "rating_comment": None,
+    "dispatched_at": None, "accepted_at": None, "resolved_at": None, "closed_at": None,
+    "accept_due_at": None, "resolve_due_at": None, "overdue_at": None, "warned_accept_at": None,
+    "warned_resolve_at": None, "merged_into_id": None, "version": 1,
+}
+_tickets = Ticket.__table__
+
+# One query: the place of the code (registry), the unit by name, what routing needs (routing.
+# with_facts) and the oldest open report of the same category at the building within a day.
+_unit_id = (
+    select(Unit.id)
+    .where(Unit.building_id == Building.id, Unit.name == bindparam("unit"))
+    .limit(1)
+    .scalar_subquery()
+)
+_duplicate_id = (
+    select(_tickets.c.id)
+    .where(
+        _tickets.c.building_id == Building.id,
+        _tickets.c.category_id == bindparam("category_id"),
+        _tickets.c.kind == TicketKind.REPORT,
+        _tickets.c.status.in_([literal_column(f"'{s.value}'") for s in OPEN_STATUSES]),
+        _tickets.c.created_at >= bindparam("since"),
+    )
+    .order_by(_tickets.c.created_at)
+    .limit(1)
+    .scalar_subquery()
+)
+_FACTS = routing.with_facts(
+    select(*registry.PLACE_COLUMNS, _unit_id.label("unit_id"), _duplicate_id.label("duplicate_id")),
+    registry.PLACE_OF_CODE,
+).where(BuildingCode.code == bindparam("code"))
+
+
+def _assignee_shown(row, decision) -> dict | None:
+    """The new assignee as tickets show them, from the facts row (a wish reader is read)."""
+    if decision.assignee_id is None:
+        return None
+    for name in routing.CANDIDATES:
+        if row._mapping[f"{name}_id"] == decision.assignee_id:
+            return assignee_label(row._mapping[f"{name}_name"], routing.roles_of(row, decision.assignee_id))
+    return None  # the presenter reads them
+
+
+def _category(submission: Submission) -> registry.CategoryInfo:
+    category = registry.active_category(submission.category)
     if category is None or category.kind.value != submission.kind:
         raise Invalid(
             "请选择正确的问题类别", code="unknown_category", errors={"category": ["未知的问题类别"]}
         )
     return category
-
-
-def _unit(building: Building, unit_name: str | None) -> Unit | None:
-    if not unit_name:
-        return None
-    unit = db.session.scalars(
-        select(Unit).where(Unit.building_id == building.id, Unit.name == unit_name)
-    ).first()
-    if unit is None:
-        raise Invalid("该楼栋没有这个单元", errors={"unit": ["该楼栋没有这个单元"]})
-    return unit
 
 
 def _description(text: str) -> str:
@@ -184,83 +265,19 @@ def _description(text: str) -> str:
     return text
 
 
-def _new_ticket(actor, submission, place, category, unit, description, needs_review):
-    building, grid, community, street = place
-    now = utcnow()
-    anonymous = submission.anonymous and category.kind is TicketKind.WISH
-    _ = grid.community  # loaded with the place (no query): kept with the grid for the presenter
-    ticket = Ticket(
-        id=new_id(),
-        number=next_number(street, now),
-        kind=category.kind,
-        category=category,
-        category_id=category.id,
-        # The place as objects too: the presenter shows them without reading them again.
-        building=building,
-        building_id=building.id,
-        unit=unit,
-        unit_id=unit.id if unit is not None else None,
-        grid=grid,
-        grid_id=grid.id,
-        community_id=community.id,
-        street_id=street.id,
-        description=description,
-        reporter_id=None if anonymous else actor.person_id,
-        reporter_key=reporter_key(actor.person_id) if anonymous else None,
-        is_anonymous=anonymous,
-        is_rider_report=actor.is_rider and category.kind is TicketKind.REPORT,
-        contact_phone=None if anonymous else submission.contact_phone,
-        needs_review=needs_review,
-        photo_ids=list(submission.photo_ids),
-        created_at=now,
-    )
-    db.session.add(ticket)
-    # Nothing is flushed until the ticket is whole: its status is set by the transition.
-    with db.session.no_autoflush:
-        if category.kind is TicketKind.REPORT:
-            ticket.duplicate_of_id = _recent_duplicate(ticket, now)
-        decision = route(grid, category)
-        transition(
-            ticket,
-            Action.SUBMIT,
-            actor,
-            ActionInput(routing=(decision.assignee_id, decision.rule)),
-            now=now,
-        )
-    # The ticket row exists now (the photos' foreign key); an anonymous wish forgets its author.
-    claim_photos(actor, submission.photo_ids, ticket.id, forget_uploader=anonymous)
-    db.session.flush()
-    return ticket
-
-
-def _recent_duplicate(ticket: Ticket, now: datetime) -> str | None:
-    """An open report of the same category at the same building within a day, if any."""
-    return db.session.scalars(
-        select(Ticket.id)
-        .where(
-            Ticket.building_id == ticket.building_id,
-            Ticket.category_id == ticket.category_id,
-            Ticket.kind == TicketKind.REPORT,
-            Ticket.status.in_(OPEN_STATUSES),
-            Ticket.created_at >= now - DUPLICATE_WINDOW,
-            Ticket.id != ticket.id,
-        )
-        .order_by(Ticket.created_at)
-    ).first()
-
-
-def next_number(street: Street, now: datetime) -> str:
+def next_number(ticket_prefix: str, now: datetime) -> str:
     """The next human number of the street's day, e.g. JY-20261122-0042 (Beijing date).
 
     On PostgreSQL the day's counter is taken in a transaction of its own, one statement
-    committed at once (on a connection of _counter_engine): every submission of the street's
+    committed at once on a connection of _counter_engine (without waiting for its WAL flush:
+    see there): every submission of the street's
     day updates that one row, and a row lock held until the submission commits would make
     them all wait in line. A submission that fails after this leaves a gap in the day's
     numbers. SQLite has a single writer anyway: there the counter is part of the submission's
     transaction.
     """
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    scope = f"{street.ticket_prefix}-{day}"
+    scope = f"{ticket_prefix}-{day}"
     if db.session.get_bind().dialect.name == "postgresql":
         upsert = postgresql.insert(TicketCounter).values(scope=scope, value=1)
         upsert = upsert.on_conflict_do_update(
@@ -295,7 +312,8 @@ def _counter_engine():
     """An autocommit engine of this process for the counter statement, apart from the app's
     pool: a request that holds a session connection never waits for a second one from the
     same pool (with as many threads as the pool has connections, that wait would never end).
-    Its connections are held for one statement; beyond two, extra ones are opened and closed."""
+    Its connections are held for one statement; beyond the pool size, extra ones are opened
+    and closed."""
     key = (os.getpid(), db.engine.url)  # a forked worker makes its own
     engine = _counter_engines.get(key)
     if engine is None:
@@ -306,9 +324,15 @@ def _counter_engine():
                 engine = create_engine(
                     db.engine.url,
                     isolation_level="AUTOCOMMIT",
-                    pool_size=2,
+                    # As many as the threads of a process may ask for at once (pool_size of
+                    # the app's engine): a connection opened per statement costs more than it.
+                    pool_size=int((options.get("pool_size") or 5)),
                     max_overflow=-1,
                     pool_pre_ping=bool(options.get("pool_pre_ping", False)),
+                    # The counter's commit need not wait for its own WAL flush: a ticket that
+                    # uses the number commits later, durably, which flushes the WAL up to and
+                    # past this commit. A crash can only lose numbers no ticket committed with.
+                    connect_args={"options": "-c synchronous_commit=off"},
                 )
                 _counter_engines[key] = engine
     return engine

@@ -19,6 +19,7 @@ from webapp.domain.routing import RULE_LABELS, community_head
 from webapp.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from webapp.extensions import db
 from webapp.models import (
+    Category,
     Person,
     Role,
     StaffAssignment,
@@ -138,8 +139,10 @@ class ActionInput:
     rating: int | None = None
     comment: str | None = None
     expected_version: int | None = None
-    # Set by submission: the routing decision (assignee_id, rule).
+    # Set by submission: the routing decision (assignee_id, rule), and the category (its
+    # deadlines: the new ticket's category relationship is not loaded).
     routing: tuple[str | None, str] | None = None
+    category: Category | None = None
 
 
 def allowed_actions(status: TicketStatus | None) -> set[Action]:
@@ -161,8 +164,32 @@ def transition(
     version, Forbidden (403) for a role that may not act, NotFound (404) outside the caller's
     scope, Invalid (422) for missing reasons, photos or targets.
     """
-    given = given or ActionInput()
-    now = now or utcnow()
+    # One flush at the end: the ticket is written once, with its new version, and its event.
+    with db.session.no_autoflush:
+        event = _change(ticket, action, actor, given or ActionInput(), now or utcnow())
+        # Set from the event's side: appending to ticket.events would load its whole timeline.
+        event.ticket = ticket
+        db.session.add(event)
+    db.session.flush()
+    notifications.on_transition(ticket, event)
+    return event
+
+
+def open_ticket(ticket: Ticket, actor: Actor, given: ActionInput, *, now: datetime) -> TicketEvent:
+    """The submit transition of a ticket not yet written (submission's fast path): sets its
+    status, assignee and deadlines and returns its first event, neither added to a session.
+
+    given.routing is the routing decision, given.category the category (for its deadlines).
+    The caller writes the ticket, the event and notifications.assignee_notice in its own
+    statements, in one transaction.
+    """
+    return _change(ticket, Action.SUBMIT, actor, given, now)
+
+
+def _change(
+    ticket: Ticket, action: Action, actor: Actor | None, given: ActionInput, now: datetime
+) -> TicketEvent:
+    """Check the action, apply its effects and the new status; the event, not yet added."""
     before = ticket.status
     if given.expected_version is not None and given.expected_version != ticket.version:
         raise Conflict("工单已被他人更新，请刷新后重试", code="stale_version")
@@ -182,17 +209,10 @@ def transition(
         photo_ids=list(given.photo_ids),
         at=now,
     )
-    # One flush at the end: the ticket is written once, with its new version, and its event.
-    with db.session.no_autoflush:
-        after = EFFECTS[action](ticket, given, actor, event, now, after)
-        ticket.status = after
-        ticket.updated_at = now
-        event.to_status = after.value
-        # Set from the event's side: appending to ticket.events would load its whole timeline.
-        event.ticket = ticket
-        db.session.add(event)
-    db.session.flush()
-    notifications.on_transition(ticket, event)
+    after = EFFECTS[action](ticket, given, actor, event, now, after)
+    ticket.status = after
+    ticket.updated_at = now
+    event.to_status = after.value
     return event
 
 
@@ -256,15 +276,15 @@ def _effect_submit(ticket, given, actor, event, now, after):
     ticket.assignee_id = assignee_id
     if assignee_id is None:
         return S.PENDING
-    _start_clock(ticket, now)
+    _start_clock(ticket, now, given.category)
     return after
 
 
-def _start_clock(ticket: Ticket, now: datetime) -> None:
+def _start_clock(ticket: Ticket, now: datetime, category: Category | None = None) -> None:
     """The deadlines run from the first dispatch; handing the ticket on does not reset them."""
     if ticket.dispatched_at is None:
         ticket.dispatched_at = now
-        ticket.accept_due_at, ticket.resolve_due_at = due_times(ticket.category, now)
+        ticket.accept_due_at, ticket.resolve_due_at = due_times(category or ticket.category, now)
 
 
 def _staff_target(given: ActionInput, ticket: Ticket) -> Person:

@@ -222,9 +222,9 @@ def submit_report(code: str):
                 return render_form(code, fresh, _photo_hint({FORM_ERROR: [message]}, files), 422)
             if ticket is None:
                 photo_ids = _store_photos(guest.actor, files)
-                ticket, _created = submission.submit_ticket(
+                ticket = submission.submit_ticket(
                     guest.actor, form.submission(code, photo_ids), form.idempotency_key
-                )
+                ).ticket
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
