@@ -1,6 +1,7 @@
 """Marshmallow fields shared by the API schemas."""
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from marshmallow import fields
@@ -8,10 +9,16 @@ from marshmallow import fields
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+def local_iso(value: datetime | None) -> str | None:
+    """A UTC timestamp as the API shows it: Asia/Shanghai, ISO 8601 with its offset (the one
+    formatting of LocalDateTime, also used by responses serialized without a schema)."""
+    if value is None:
+        return None
+    return value.astimezone(SHANGHAI).isoformat()
+
+
 class LocalDateTime(fields.DateTime):
     """A UTC timestamp shown in Asia/Shanghai, ISO 8601 with its offset."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return value.astimezone(SHANGHAI).isoformat()
+        return local_iso(value)

@@ -5,21 +5,14 @@ from sqlalchemy import select
 
 from webapp.domain import access
 from webapp.domain.actors import Actor
+from webapp.domain.people import assignee_label
 from webapp.domain.workflow import ACTION_LABELS, Action
 from webapp.extensions import db
-from webapp.models import Building, Category, Community, Grid, Person, Role, StaffAssignment, Ticket, Unit
-from webapp.models.people import ROLE_LABELS
+from webapp.models import Building, Category, Community, Grid, Person, StaffAssignment, Ticket, Unit
 from webapp.models.tickets import STATUS_LABELS
 
-# The role an assignee is shown with, narrowest first.
-_ASSIGNEE_ROLE_ORDER = (
-    Role.GRID_WORKER,
-    Role.PROFESSIONAL,
-    Role.WISH_READER,
-    Role.COMMUNITY_STAFF,
-    Role.STREET_STAFF,
-    Role.ADMIN,
-)
+def as_is(value):
+    return value
 
 
 class TicketPresenter:
@@ -46,7 +39,7 @@ class TicketPresenter:
 
     def _keep_building(self, row) -> None:
         self._buildings[row[0]] = {
-            "id": row[0], "name": row[1], "address": row[2], "grid": row[3], "community": row[4],
+            "id": row[0], "name": row[1], "address": row[2], "community": row[4], "grid": row[3],
         }
 
     def building(self, building_id: int) -> dict:
@@ -66,7 +59,7 @@ class TicketPresenter:
             if building is not None and community is not None and grid.id == building.grid_id:
                 self._buildings[building.id] = {
                     "id": building.id, "name": building.name, "address": building.address,
-                    "grid": grid.name, "community": community.name,
+                    "community": community.name, "grid": grid.name,
                 }
         return self.building(ticket.building_id)
 
@@ -83,8 +76,7 @@ class TicketPresenter:
             names[person_id] = name
             roles.setdefault(person_id, set()).add(role)
         for person_id, name in names.items():
-            role = next((r for r in _ASSIGNEE_ROLE_ORDER if r in roles[person_id]), Role.GRID_WORKER)
-            self._assignees[person_id] = {"role": ROLE_LABELS[role], "name": name}
+            self._assignees[person_id] = assignee_label(name, roles[person_id])
 
     def assignee(self, person_id: str | None) -> dict | None:
         if person_id is None:
@@ -131,12 +123,24 @@ class TicketPresenter:
         if person_ids:
             self._keep_assignees(person_ids)
 
+    def remember(self, ticket: Ticket, names) -> None:
+        """Keep what a submission read of its new ticket (submission.TicketNames), so that
+        summary() shows it without reading anything."""
+        self._buildings[ticket.building_id] = names.building
+        self._categories[ticket.category_id] = names.category
+        if ticket.unit_id is not None:
+            self._units[ticket.unit_id] = names.unit
+        if ticket.assignee_id is not None and names.assignee is not None:
+            self._assignees[ticket.assignee_id] = names.assignee
+
     def summaries(self, tickets: list[Ticket]) -> list[dict]:
         """The summary of each ticket of a list, reading shared data once for the list."""
         self.prefetch(tickets)
         return [self.summary(t) for t in tickets]
 
-    def summary(self, ticket: Ticket) -> dict:
+    def summary(self, ticket: Ticket, when=as_is) -> dict:
+        """The ticket as lists show it (TicketSchema's fields, in its order); `when` formats
+        the timestamps (local_iso for a response made without the schema)."""
         category_code, category_name = self._category(ticket)
         return {
             "id": ticket.id,
@@ -151,10 +155,10 @@ class TicketPresenter:
             "building": self._building_of(ticket),
             "assignee": self.assignee(ticket.assignee_id),
             "level": ticket.level,
-            "due_at": ticket.resolve_due_at,
-            "accept_due_at": ticket.accept_due_at,
+            "due_at": when(ticket.resolve_due_at),
+            "accept_due_at": when(ticket.accept_due_at),
             "is_overdue": ticket.is_overdue,
-            "created_at": ticket.created_at,
+            "created_at": when(ticket.created_at),
             "me_too_count": ticket.me_too_count,
             "rating": ticket.rating,
             "anonymous": ticket.is_anonymous,

@@ -1,10 +1,11 @@
 """Tickets of residents and riders: submit, follow, me-too, feedback; and staff actions."""
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from miniprogram_api.fields import local_iso
 from miniprogram_api.pagination import PageArgs, newest_first, page
 from miniprogram_api.presenters import TicketPresenter
 from miniprogram_api.schemas.tickets import (
@@ -61,7 +62,9 @@ class TicketCollection(MethodView):
         presenter = TicketPresenter(actor)
         if filed.names is not None:  # what the submission read: shown without reading again
             presenter.remember(filed.ticket, filed.names)
-        view = presenter.summary(filed.ticket)  # before commit: no reload of the ticket
+        # Before commit (no reload of the ticket), already in the contract's shape (what
+        # TicketSchema would dump): flask-smorest passes a Response through.
+        view = current_app.json.response(presenter.summary(filed.ticket, when=local_iso))
         db.session.commit()
         return view, 201 if filed.created else 200
 

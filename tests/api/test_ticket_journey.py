@@ -2,6 +2,8 @@
 staff resolve → feedback closes or reopens."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.factories import auth_headers, make_registry, submit, upload_photo
@@ -225,3 +227,35 @@ def test_mine_paginates_with_opaque_cursor_and_rejects_a_bad_one(client, registr
     assert bad.status_code == 422
     assert "cursor" in bad.get_json()["errors"]
     assert client.get("/api/v1/tickets/mine?limit=101", headers=resident).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},  # the grid worker, no unit
+        {"unit": "2单元", "category": "elevator"},  # the matrix's professional, with a unit
+        {"kind": "wish", "category": "wish"},  # the community queue (no wish reader)
+        {"kind": "wish", "category": "wish", "anonymous": True, "unit": "1单元"},
+    ],
+)
+def test_a_new_ticket_is_shown_as_the_schema_shows_it_once_read_back(client, registry, resident, fields):
+    """The submission answers without reading the ticket back or running the schema's dump:
+    its body is what TicketSchema dumps of the ticket as stored, as a list would show it."""
+    from miniprogram_api.presenters import TicketPresenter
+    from miniprogram_api.schemas.tickets import TicketSchema
+    from webapp.domain.actors import load_actor
+
+    if fields.get("kind") == "wish":
+        reader = registry.community_staff  # also a wish reader: shown with the narrower role
+        db.session.add(StaffAssignment(person_id=reader.id, role=Role.WISH_READER, community_id=registry.community.id))
+        db.session.commit()
+    response = submit(client, resident, registry.codes[registry.buildings[0].id], **fields)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    db.session.expire_all()
+    stored = db.session.get(Ticket, body["id"])
+    person_id = db.session.query(Person.id).filter_by(openid="resident-a").scalar()
+    expected = TicketSchema().dump(TicketPresenter(load_actor(person_id)).summary(stored))
+    ordered = lambda text: json.loads(text, object_pairs_hook=list)  # noqa: E731 (keys in order)
+    assert ordered(response.get_data(as_text=True)) == ordered(json.dumps(expected))
+    assert body["assignee"] is not None

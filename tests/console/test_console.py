@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import auth_headers, make_person, make_registry, submit
+from tests.factories import auth_headers, make_registry, submit
 from webapp.domain.outbox import drain
 from webapp.extensions import db
-from webapp.models import Role, StaffAssignment
 
 
 @pytest.fixture

@@ -35,18 +35,55 @@ def _matrix_by_category(actor: Actor) -> dict[int, list[int]]:
     return grids
 
 
+def scope_part_values(actor: Actor) -> list[tuple[str, object]]:
+    """The parts of a staff member's scope as (kind, value) pairs, in a fixed order: "all"
+    (admin, no value), "street", "community", "grid" (an id), "matrix" ((category id, grid
+    ids)), "assignee" (the person's id) cover reports; "wish" (a community id) covers wishes.
+    Empty for residents. Two actors whose kinds are the same have scopes of the same shape:
+    one statement with bind parameters serves both (scope_part_condition)."""
+    if not actor.is_staff:
+        return []
+    parts: list[tuple[str, object]] = [("all", None)] if actor.is_admin else []
+    parts += [("street", i) for i in sorted(actor.street_ids)]
+    parts += [("community", i) for i in sorted(actor.community_ids)]
+    parts += [("grid", i) for i in sorted(actor.grid_ids)]
+    parts += [
+        ("matrix", (category_id, tuple(grid_ids)))
+        for category_id, grid_ids in _matrix_by_category(actor).items()
+    ]
+    parts.append(("assignee", actor.person_id))
+    parts += [("wish", i) for i in sorted(actor.wish_community_ids)]
+    return parts
+
+
+def _part_condition(kind: str, value):
+    """The condition of one part, without the ticket kind; value may be bind parameters (for
+    "matrix", a category id and an expanding parameter of grid ids)."""
+    if kind == "all":
+        return true()
+    if kind == "street":
+        return Ticket.street_id == value
+    if kind in ("community", "wish"):
+        return Ticket.community_id == value
+    if kind == "grid":
+        return Ticket.grid_id == value
+    if kind == "matrix":
+        category_id, grid_ids = value
+        return and_(Ticket.category_id == category_id, Ticket.grid_id.in_(grid_ids))
+    if kind == "assignee":
+        return Ticket.assignee_id == value
+    raise ValueError(kind)
+
+
+def scope_part_condition(kind: str, value):
+    """The SQL condition of one part of scope_part_values (value may be bind parameters)."""
+    ticket_kind = TicketKind.WISH if kind == "wish" else TicketKind.REPORT
+    return and_(Ticket.kind == ticket_kind, _part_condition(kind, value))
+
+
 def _report_parts(actor: Actor) -> list:
     """The conditions whose OR is the part of the scope that covers reports."""
-    parts = []
-    if actor.is_admin:
-        parts.append(true())
-    parts += [Ticket.street_id == i for i in sorted(actor.street_ids)]
-    parts += [Ticket.community_id == i for i in sorted(actor.community_ids)]
-    parts += [Ticket.grid_id == i for i in sorted(actor.grid_ids)]
-    for category_id, grid_ids in _matrix_by_category(actor).items():
-        parts.append(and_(Ticket.category_id == category_id, Ticket.grid_id.in_(grid_ids)))
-    parts.append(Ticket.assignee_id == actor.person_id)
-    return parts
+    return [_part_condition(kind, value) for kind, value in scope_part_values(actor) if kind != "wish"]
 
 
 def staff_scope_clause(actor: Actor):
@@ -71,14 +108,7 @@ def staff_scope_parts(actor: Actor) -> list:
     for one index (one grid, one community, one category, the assignee...): a list newest
     first reads each part by its own ordered index scan and merges them. Empty for residents.
     """
-    if not actor.is_staff:
-        return []
-    parts = [and_(Ticket.kind == TicketKind.REPORT, part) for part in _report_parts(actor)]
-    parts += [
-        and_(Ticket.kind == TicketKind.WISH, Ticket.community_id == i)
-        for i in sorted(actor.wish_community_ids)
-    ]
-    return parts
+    return [scope_part_condition(kind, value) for kind, value in scope_part_values(actor)]
 
 
 def in_staff_scope(actor: Actor, ticket: Ticket) -> bool:

@@ -115,7 +115,7 @@ class Place:
         """The building as tickets show it (schemas.places.BuildingSchema)."""
         return {
             "id": self.building_id, "name": self.building_name, "address": self.building_address,
-            "grid": self.grid_name, "community": self.community_name,
+            "community": self.community_name, "grid": self.grid_name,
         }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, text, tuple_, union_all
+from sqlalchemy import Integer, bindparam, or_, select, text, tuple_, union_all
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.domain import access
@@ -100,51 +100,112 @@ def _apply(ticket: Ticket, action: Action, actor: Actor, given: ActionInput) -> 
         raise Conflict("工单已被他人处理，请刷新后查看", code="stale_version") from None
 
 
-def work_queue_query(
+def work_queue_query(actor: Actor, *, status=None, overdue=None, category=None, kind=None):
+    """The tickets in the caller's scope, decided by the server from their roles: one
+    condition for the whole scope (counts, any order). A page of the queue newest first is
+    read part by part instead: work_queue_bound / work_queue_ids_bound."""
+    _check_staff(actor)
+    filters = _queue_filters(status, overdue, category or None, kind, paged=False)
+    return select(Ticket).where(access.staff_scope_clause(actor), *filters)
+
+
+# A page of the queue as a statement to keep and reuse: work_queue_bound() gives the shape of
+# the caller's page (the kinds of their scope's parts and the filters used) and the values of
+# its bind parameters; work_queue_ids_bound(shape) selects, with those parameters, the ids of
+# at most limit + 1 tickets per part of the scope after the cursor, newest first: each part
+# is read by an ordered index scan that stops there (the open-ticket partial indexes), and
+# the newest limit + 1 of these ids are the page. Every grid worker's first page is one
+# statement, built once.
+ROWS = "rows"  # the bind parameter of the number of rows to read: the page's size + 1
+
+
+def work_queue_bound(
     actor: Actor,
     *,
+    cursor: tuple[datetime, str] | None,
+    limit: int,
     status=None,
     overdue=None,
     category=None,
     kind=None,
-    page: tuple[tuple[datetime, str] | None, int] | None = None,
-):
-    """The tickets in the caller's scope, decided by the server from their roles.
+) -> tuple[tuple, dict]:
+    """(shape, parameters) of work_queue_ids_bound for this page of the caller's queue."""
+    _check_staff(actor)
+    parts = access.scope_part_values(actor)
+    params: dict = {ROWS: limit + 1}
+    for index, (part, value) in enumerate(parts):
+        if part == "matrix":
+            params[f"part{index}"], params[f"part{index}_grids"] = value[0], list(value[1])
+        elif part != "all":
+            params[f"part{index}"] = value
+    if cursor:
+        params["cursor_at"], params["cursor_id"] = cursor
+    if category:
+        params["category"] = category
+    status = "open" if status in (None, "open") else TicketStatus(status).value
+    kind = TicketKind(kind).value if kind else None
+    shape = (tuple(part for part, _ in parts), status, overdue, bool(category), kind, bool(cursor))
+    return shape, params
 
-    With page=(cursor, limit), for a list newest first (created_at, id descending) after the
-    decoded cursor: the scope is read part by part (access.staff_scope_parts), each part by an
-    ordered index scan that stops after limit + 1 rows (the open-ticket partial indexes), and
-    the query selects the tickets among those ids; the caller still orders, continues after
-    the cursor and limits (pagination.newest_first). Without page: one condition for the
-    whole scope (counts, other orders).
-    """
+
+def work_queue_ids_bound(shape: tuple):
+    """The ids of a page's candidates for every page of this shape (work_queue_bound), values
+    left to bind parameters; the bind parameter ROWS is the number of rows to read."""
+    part_kinds, status, overdue, category, kind, cursor = shape
+    parts = []
+    for index, part in enumerate(part_kinds):
+        if part == "matrix":
+            value = (bindparam(f"part{index}"), bindparam(f"part{index}_grids", expanding=True))
+        else:
+            value = None if part == "all" else bindparam(f"part{index}")
+        parts.append((part, value))
+    filters = _queue_filters(status, overdue, bindparam("category") if category else None, kind, paged=True)
+    if cursor:
+        cursor = (
+            bindparam("cursor_at", type_=Ticket.created_at.type),
+            bindparam("cursor_id", type_=Ticket.id.type),
+        )
+    return _queue_ids(parts, cursor or None, bindparam(ROWS, type_=Integer()), filters)
+
+
+def _queue_ids(parts: list[tuple[str, object]], cursor, rows, filters: list):
+    """The ids of at most `rows` tickets per part after the cursor, newest first."""
+    if cursor:
+        filters = [*filters, tuple_(Ticket.created_at, Ticket.id) < tuple_(*cursor)]
+    subqueries = [
+        select(Ticket.id)
+        .where(access.scope_part_condition(part, value), *filters)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(rows)
+        .subquery()
+        for part, value in parts
+    ]
+    if len(subqueries) == 1:
+        return select(subqueries[0].c.id)
+    return union_all(*(select(subquery.c.id) for subquery in subqueries))
+
+
+def _check_staff(actor: Actor) -> None:
     if not actor.is_staff:
         raise Forbidden("仅工作人员可以查看工作台", code="staff_only")
+
+
+def _queue_filters(status, overdue, category, kind, *, paged: bool) -> list:
+    """The conditions of the queue's filters (status defaults to the open ones); category is
+    a code (or a bind parameter of one), None for any."""
     filters = []
     if status in (None, "open"):
         # Literal constants when listing by parts: the partial indexes are used only then.
-        filters.append(text(OPEN_SQL) if page is not None else Ticket.status.in_(OPEN_STATUSES))
+        filters.append(text(OPEN_SQL) if paged else Ticket.status.in_(OPEN_STATUSES))
     else:
         filters.append(Ticket.status == TicketStatus(status))
     if overdue is not None:
         filters.append(Ticket.is_overdue.is_(overdue))
-    if category:
-        category_id = db.session.scalars(select(Category.id).where(Category.code == category)).first()
-        filters.append(Ticket.category_id == category_id)
+    if category is not None:
+        # The category's id by its code, in the same statement (an unknown code matches none).
+        filters.append(
+            Ticket.category_id == select(Category.id).where(Category.code == category).scalar_subquery()
+        )
     if kind:
         filters.append(Ticket.kind == TicketKind(kind))
-    if page is None:
-        return select(Ticket).where(access.staff_scope_clause(actor), *filters)
-    cursor, limit = page
-    if cursor:
-        filters.append(tuple_(Ticket.created_at, Ticket.id) < tuple_(*cursor))
-    parts = [
-        select(Ticket.id)
-        .where(part, *filters)
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-        .limit(limit + 1)
-        .subquery()
-        for part in access.staff_scope_parts(actor)
-    ]
-    ids = union_all(*(select(part.c.id) for part in parts)) if len(parts) > 1 else select(parts[0].c.id)
-    return select(Ticket).where(Ticket.id.in_(ids))
+    return filters
