@@ -194,16 +194,14 @@ def explain(ctx: Context, url: str, tokens_file: Path) -> list[str]:
 
 
 def _explain_child(url: str, tokens_file: str) -> None:
-    import inspect
-
     from webapp import create_app
     from webapp.config import Config
-    from webapp.domain import tickets
     from webapp.domain.actors import load_actor
     from webapp.domain.auth import hash_token
     from webapp.extensions import db
-    from webapp.models import AuthSession, Ticket
-    from miniprogram_api.pagination import DEFAULT_LIMIT, newest_first
+    from webapp.models import AuthSession
+    from miniprogram_api.pagination import DEFAULT_LIMIT
+    from miniprogram_api.work import queue_statement
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={})
     wanted = {"grid_worker": None, "community_staff": None, "professional": None}
@@ -217,11 +215,9 @@ def _explain_child(url: str, tokens_file: str) -> None:
                 continue
             person_id = db.session.scalar(sa.select(AuthSession.person_id).where(AuthSession.token_hash == hash_token(token)))
             actor = load_actor(person_id)
-            # As miniprogram_api/work.py builds it (page= where work_queue_query takes it).
-            paged = "page" in inspect.signature(tickets.work_queue_query).parameters
-            query = tickets.work_queue_query(actor, **({"page": (None, DEFAULT_LIMIT)} if paged else {}))
-            query = newest_first(query, Ticket.created_at, Ticket.id, None, DEFAULT_LIMIT)
-            compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+            # The statement miniprogram_api/work.py runs for the first page, values inlined.
+            statement, params = queue_statement(actor, cursor=None, limit=DEFAULT_LIMIT)
+            compiled = statement.params(params).compile(db.engine, compile_kwargs={"literal_binds": True})
             plan = db.session.execute(sa.text(f"EXPLAIN (ANALYZE, COSTS OFF) {compiled}")).scalars().all()
             print(f"-- {role} ({len(actor.matrix)} matrix pairs)")
             for row in plan[:PLAN_LINES]:
