@@ -266,7 +266,11 @@ def bench_queue_postgresql(ctx: Context) -> list[Row]:
     def side(server: harness.Server, requests: Path) -> Callable[[float], StatusLoad]:
         return lambda seconds: run_wrk(ctx, server.base, script, [str(requests)], seconds)
 
-    outcome = compare(ctx, {"bare": side(bare, bare_requests), "queue": side(product, product_requests)})
+    outcome = compare(
+        ctx,
+        {"bare": side(bare, bare_requests), "queue": side(product, product_requests)},
+        servers={"bare": bare, "queue": product},
+    )
     # Under the full load every request queues behind the others (latency = connections / rate);
     # with two connections the latency is about one request's own time.
     light = run_wrk(ctx, product.base, script, [str(product_requests)], max(2.0, ctx.duration / ctx.rounds), LIGHT_CONNECTIONS)
@@ -297,6 +301,12 @@ def bench_queue_postgresql(ctx: Context) -> list[Row]:
         f"the {TARGET_RATIO:.0%} target), p99 {q.p99_ms:.1f} ms ({'meets' if q.p99_ms < TARGET_P99_MS else 'above'} "
         f"the {TARGET_P99_MS:.0f} ms target)"
     )
+    (bare_app, bare_db), (queue_app, queue_db) = outcome.cpu_ms("bare"), outcome.cpu_ms("queue")
+    ctx.say(
+        f"{g}: CPU per request (server + PostgreSQL): bare {bare_app:.2f} + {bare_db:.2f} ms, "
+        f"queue {queue_app:.2f} + {queue_db:.2f} ms; by CPU alone the queue would be "
+        f"{outcome.cpu_ratio('queue', 'bare'):.0%} of bare"
+    )
     rows = [
         (f"{g}/tickets", str(figures["tickets"]), ""),
         (f"{g}/open", str(figures["open"]), ""),
@@ -304,6 +314,9 @@ def bench_queue_postgresql(ctx: Context) -> list[Row]:
         (f"{g}/bare_rps", b.rps, "req/s"),
         (f"{g}/queue_rps", q.rps, "req/s"),
         (f"{g}/ratio", ratio, ""),
+        (f"{g}/bare_cpu_ms", sum(outcome.cpu_ms("bare")), "ms"),
+        (f"{g}/queue_cpu_ms", sum(outcome.cpu_ms("queue")), "ms"),
+        (f"{g}/cpu_ratio", outcome.cpu_ratio("queue", "bare"), ""),
         (f"{g}/queue_p50_ms", q.p50_ms, "ms"),
         (f"{g}/queue_p99_ms", q.p99_ms, "ms"),
         (f"{g}/bare_p50_ms", b.p50_ms, "ms"),

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -58,16 +58,36 @@ class Outcome:
     comparison: harness.Comparison
     statuses: dict[str, dict[int, int]]  # per side, over the warm-up and every round
     runs: dict[str, int]  # wrk runs per side (warm-up included)
+    # Per side, over the rounds: CPU seconds of its server and of PostgreSQL, and requests.
+    cpu: dict[str, tuple[float, float, int]] = field(default_factory=dict)
 
     def non_2xx(self, side: str) -> int:
         return sum(n for s, n in self.statuses[side].items() if not 200 <= s < 300)
 
+    def cpu_ms(self, side: str) -> tuple[float, float]:
+        """(server, database) CPU milliseconds per request of a side."""
+        server, database, requests = self.cpu.get(side, (0.0, 0.0, 0))
+        return (1000 * server / requests, 1000 * database / requests) if requests else (0.0, 0.0)
 
-def compare(ctx: Context, sides: dict[str, Callable[[float], StatusLoad]]) -> Outcome:
+    def cpu_ratio(self, side: str, base: str) -> float:
+        """base's CPU per request (server + database) over side's: what the throughput ratio
+        would be if CPU were the only limit, whatever else the machine is running."""
+        mine, theirs = sum(self.cpu_ms(side)), sum(self.cpu_ms(base))
+        return theirs / mine if mine else 0.0
+
+
+def compare(
+    ctx: Context,
+    sides: dict[str, Callable[[float], StatusLoad]],
+    servers: dict[str, harness.Server] | None = None,
+) -> Outcome:
     """harness.compare for sides given as "run wrk for this many seconds": a warm-up each, then
-    ctx.rounds rounds in which the sides take turns (reversed every other round)."""
+    ctx.rounds rounds in which the sides take turns (reversed every other round). With the
+    side's server, the CPU its rounds cost (harness.cpu_snapshot) is counted too."""
     statuses: dict[str, dict[int, int]] = {label: {} for label in sides}
     runs = {label: 0 for label in sides}
+    cpu = {label: (0.0, 0.0, 0) for label in sides}
+    servers = servers or {}
 
     def tally(label: str, load: StatusLoad) -> StatusLoad:
         runs[label] += 1
@@ -83,15 +103,22 @@ def compare(ctx: Context, sides: dict[str, Callable[[float], StatusLoad]]) -> Ou
     order = list(sides)
     for r in range(ctx.rounds):
         for label in order if r % 2 == 0 else reversed(order):
+            before = harness.cpu_snapshot(servers.get(label))
             load = tally(label, sides[label](per_round))
+            used = harness.cpu_since(before, servers.get(label))
+            app, db, requests = cpu[label]
+            cpu[label] = (app + used.server, db + used.database, requests + load.requests)
             log(
                 f"round {r + 1}/{ctx.rounds} {label}: {load.rps:.0f} req/s, p99 {load.p99_ms:.1f} ms"
+                + (f", CPU/request: server {1000 * used.server / load.requests:.2f} ms, "
+                   f"database {1000 * used.database / load.requests:.2f} ms"
+                   if label in servers and load.requests else "")
                 + (f", {load.non_2xx} non-2xx" if load.non_2xx else "")
                 + (f", {load.errors} socket errors" if load.errors else "")
             )
             rounds[label].append(load)
     merged = {label: harness.merge(loads) for label, loads in rounds.items()}
-    return Outcome(harness.Comparison(merged, rounds), statuses, runs)
+    return Outcome(harness.Comparison(merged, rounds), statuses, runs, cpu)
 
 
 def mint_tokens(ctx: Context, url: str, out: Path, *, residents: int = 0, roles: tuple[str, ...] = ()) -> int:
@@ -244,11 +271,15 @@ def bench_submit_postgresql(ctx: Context) -> list[Row]:
             return run_wrk(ctx, server.base, script, [str(tokens_only), str(codes), path, run_id], seconds)
         return go
 
-    outcome = compare(ctx, {
-        "bare": side(bare, "/bare/tickets"),
-        "floor": side(bare, "/floor/tickets"),
-        "submit": side(product, "/api/v1/tickets"),
-    })
+    outcome = compare(
+        ctx,
+        {
+            "bare": side(bare, "/bare/tickets"),
+            "floor": side(bare, "/floor/tickets"),
+            "submit": side(product, "/api/v1/tickets"),
+        },
+        servers={"bare": bare, "floor": bare, "submit": product},
+    )
     stop_and_check(ctx, bare, product)
     after = counts(url, COUNTED)
     made = {t: after[t] - before[t] for t in COUNTED}
@@ -291,6 +322,14 @@ def bench_submit_postgresql(ctx: Context) -> list[Row]:
         f"{g}: the floor (the same four rows in one statement, one commit, nothing else) is "
         f"{floor_ratio:.0%} of bare req/s; submit is {to_floor:.0%} of the floor"
     )
+    cpu_line = ", ".join(
+        f"{label} {outcome.cpu_ms(label)[0]:.2f} + {outcome.cpu_ms(label)[1]:.2f} ms"
+        for label in ("bare", "floor", "submit")
+    )
+    ctx.say(
+        f"{g}: CPU per request (server + PostgreSQL): {cpu_line}; by CPU alone submit would be "
+        f"{outcome.cpu_ratio('submit', 'bare'):.0%} of bare"
+    )
     return [
         (f"{g}/synchronous_commit", sync, ""),
         (f"{g}/bare_rps", b.rps, "req/s"),
@@ -299,6 +338,10 @@ def bench_submit_postgresql(ctx: Context) -> list[Row]:
         (f"{g}/floor_rps", f.rps, "req/s"),
         (f"{g}/floor_ratio", floor_ratio, ""),
         (f"{g}/submit_to_floor", to_floor, ""),
+        (f"{g}/bare_cpu_ms", sum(outcome.cpu_ms("bare")), "ms"),
+        (f"{g}/floor_cpu_ms", sum(outcome.cpu_ms("floor")), "ms"),
+        (f"{g}/submit_cpu_ms", sum(outcome.cpu_ms("submit")), "ms"),
+        (f"{g}/cpu_ratio", outcome.cpu_ratio("submit", "bare"), ""),
         (f"{g}/submit_p50_ms", s.p50_ms, "ms"),
         (f"{g}/submit_p99_ms", s.p99_ms, "ms"),
         (f"{g}/bare_p50_ms", b.p50_ms, "ms"),

@@ -198,6 +198,51 @@ class Load:
         return self.count(lambda s: not 200 <= s < 300)
 
 
+# ---------------------------------------------------------------------------------------------
+# CPU time: what a request costs the server and the database, whatever else the machine runs
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stats():
+    """(pid, comm, process group, utime + stime in seconds) of every process, from /proc."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue  # it ended
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        # fields[0] is field 3 (state): pgrp is field 5, utime 14, stime 15
+        yield int(entry.name), comm, int(fields[2]), (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds used during one load: by a server's process group and by PostgreSQL."""
+
+    server: float
+    database: float
+
+
+def cpu_snapshot(server: Server | None) -> CpuUse:
+    group = server.process.pid if server is not None else None  # started in its own session
+    app = db = 0.0
+    for _pid, comm, pgrp, seconds in _proc_stats():
+        if group is not None and pgrp == group:
+            app += seconds
+        elif comm in ("postgres", "postmaster"):
+            db += seconds
+    return CpuUse(app, db)
+
+
+def cpu_since(before: CpuUse, server: Server | None) -> CpuUse:
+    after = cpu_snapshot(server)
+    return CpuUse(after.server - before.server, after.database - before.database)
+
+
 def run_wrk(
     ctx: Context, base: str, script: Path, args: list[str], seconds: float, connections: int | None = None
 ) -> Load:

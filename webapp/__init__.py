@@ -18,6 +18,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    _postgresql_session_options(app)
 
     from webapp import models  # noqa: F401 - registers the tables
     from flask_smorest import Api
@@ -64,3 +65,15 @@ def _migrations_dir():
     from pathlib import Path
 
     return Path(__file__).parent / "migrations"
+
+
+def _postgresql_session_options(app: Flask) -> None:
+    """Settings of every PostgreSQL session the app opens (libpq "options")."""
+    url = str(app.config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if not url.startswith("postgresql") or not app.config.get("DB_GENERIC_PLANS"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args["options"] = (connect_args.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options

@@ -37,6 +37,12 @@ class Config:
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'gridreport.sqlite3'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # PostgreSQL: plan each prepared statement once (plan_cache_mode=force_generic_plan). The
+    # app's statements are keyed lookups whose best plan does not depend on the values, and
+    # the work queue's takes three times longer to plan than to run; predicates that must
+    # match a partial index are written as literals (models/tickets.py). 0: PostgreSQL's
+    # default (a custom plan per execution until a generic one looks as cheap).
+    DB_GENERIC_PLANS = _flag("DB_GENERIC_PLANS", "1")
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     DEV_LOGIN = _flag("DEV_LOGIN")
