@@ -60,15 +60,19 @@ def load_actor(
     *,
     is_rider: bool | None = None,
     person: Person | None = None,
-    assignments: list[StaffAssignment] | None = None,
+    name: str | None = None,
+    assignments: list | None = None,
 ) -> Actor:
     """Read a person's roles and scope from their staff assignments and the matrix.
 
     is_rider None: the rider role comes from the riders table (an active rider only).
-    assignments None: read here (the caller may have read them with the person).
+    name and assignments (anything with role, grid_id, community_id, street_id and
+    department_id) when the caller read them with the session; else read here.
     """
-    if person is None:
+    if person is None and name is None:
         person = db.session.get(Person, person_id)
+    if name is None:
+        name = person.name if person else ""
     if is_rider is None:
         from webapp.domain.riders import is_active_rider
 
@@ -104,7 +108,7 @@ def load_actor(
         ).all()
     return Actor(
         person_id=person_id,
-        name=person.name if person else "",
+        name=name,
         roles=frozenset(roles),
         grid_ids=frozenset(scopes["grid"]),
         community_ids=frozenset(scopes["community"]),

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.domain.actors import Actor, load_actor
@@ -171,6 +171,21 @@ class _ActorCache:
 actor_cache = _ActorCache()
 
 
+# One query for the session, its person, whether they ride and their staff assignments (a
+# row each; one row for a resident): this runs on every request the actor cache misses.
+_SESSION_ACTOR = (
+    select(
+        AuthSession.revoked_at, AuthSession.expires_at, AuthSession.person_id, Person.name,
+        Rider.id.label("rider_id"), StaffAssignment.role, StaffAssignment.grid_id,
+        StaffAssignment.community_id, StaffAssignment.street_id, StaffAssignment.department_id,
+    )
+    .join(Person, Person.id == AuthSession.person_id)
+    .outerjoin(Rider, (Rider.person_id == Person.id) & (Rider.status == RiderStatus.ACTIVE))
+    .outerjoin(StaffAssignment, StaffAssignment.person_id == Person.id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+
+
 def authenticate(token: str | None) -> Actor:
     """The actor behind a bearer token, with their roles (as of AUTH_CACHE_SECONDS ago at
     most: see _ActorCache).
@@ -186,26 +201,13 @@ def authenticate(token: str | None) -> Actor:
         actor = actor_cache.get(key, ttl)
         if actor is not None:
             return actor
-    # One query for the session, its person, whether they ride and their staff assignments
-    # (a row each; one row for a resident).
-    rows = db.session.execute(
-        select(
-            AuthSession.revoked_at, AuthSession.expires_at, Person, Rider.id.label("rider_id"),
-            StaffAssignment,
-        )
-        .join(Person, Person.id == AuthSession.person_id)
-        .outerjoin(
-            Rider, (Rider.person_id == Person.id) & (Rider.status == RiderStatus.ACTIVE)
-        )
-        .outerjoin(StaffAssignment, StaffAssignment.person_id == Person.id)
-        .where(AuthSession.token_hash == key)
-    ).all()
+    rows = db.session.execute(_SESSION_ACTOR, {"token_hash": key}).all()
     row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise Unauthorized("登录已失效，请重新登录", code="session_invalid")
     actor = load_actor(
-        row.Person.id, is_rider=row.rider_id is not None, person=row.Person,
-        assignments=[r.StaffAssignment for r in rows if r.StaffAssignment is not None],
+        row.person_id, is_rider=row.rider_id is not None, name=row.name,
+        assignments=[r for r in rows if r.role is not None],
     )
     if ttl > 0:
         actor_cache.put(key, row.expires_at, actor)

@@ -14,7 +14,7 @@ key's ticket set last.
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, cast, exists, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -37,9 +37,11 @@ _MESSAGE_COLUMNS = tuple(c.key for c in _messages.columns if c.key in {
 
 
 def _typed(table, prefix: str, columns) -> list:
-    """One bound value per column, cast to the column's type (a value in a SELECT list has
-    no type of its own), named prefix + column."""
-    return [cast(bindparam(prefix + key, type_=table.c[key].type), table.c[key].type) for key in columns]
+    """One bound value per column, of the column's type, named prefix + column. (A value in a
+    SELECT list has no type of its own: SQLAlchemy's psycopg dialect writes each with a cast
+    to its type, e.g. %(t_grid_id)s::INTEGER; a string without one is taken as text, which
+    the INSERT converts to the column's type.)"""
+    return [bindparam(prefix + key, type_=table.c[key].type) for key in columns]
 
 
 def _postgresql_statement(with_message: bool):

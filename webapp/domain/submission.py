@@ -10,7 +10,7 @@ import hmac
 import json
 import os
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -65,7 +65,8 @@ class Submission:
     contact_phone: str | None = None
 
     def fingerprint(self) -> str:
-        canonical = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}  # no deep copy
+        canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
