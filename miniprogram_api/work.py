@@ -11,18 +11,9 @@ from miniprogram_api.pagination import PageArgs, page
 from miniprogram_api.presenters import as_is
 from miniprogram_api.schemas.tickets import TicketPageSchema, WorkQueryArgs
 from miniprogram_api.security import current_actor
-from webapp.domain import tickets
-from webapp.domain.people import ASSIGNEE_LABEL_BY_RANK, assignee_role_rank
+from webapp.domain import names, tickets
 from webapp.extensions import db
-from webapp.models import (
-    Building,
-    Category,
-    Community,
-    Grid,
-    Person,
-    Ticket,
-    Unit,
-)
+from webapp.models import Ticket
 from webapp.models.tickets import STATUS_LABELS
 
 blp = Blueprint("work", __name__, url_prefix="/api/v1/work", description="网格员工作台")
@@ -80,52 +71,30 @@ _MAX_STATEMENTS = 500
 
 def _page_statement(ids):
     """One statement for a page: the tickets among `ids`, newest first, the first ROWS of
-    them, with their category, unit, building (with its grid and community) and assignee
-    (name and role rank).
-
-    The page is chosen first, in a subquery, and only its rows are joined: PostgreSQL plans
-    the few joins of the outer query apart from the page (a quarter of the planning time of
-    one flat join of eight tables, for the runs before the statement is prepared).
-    """
-    t = (
+    them, in the columns summary() reads; the names of their places, categories, units and
+    assignees come from webapp.domain.names (per process), not from joins."""
+    return (
         select(*_TICKET_COLUMNS)
         .where(Ticket.id.in_(ids))
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
         .limit(bindparam(tickets.ROWS, type_=Integer()))
-        .subquery("page")
-    )
-    role_rank = assignee_role_rank(t.c.assignee_id, correlate=t)
-    return (
-        select(
-            t.c.id, t.c.number, t.c.kind, Category.code, Category.name, t.c.status,
-            t.c.description, Unit.name, Building.id, Building.name, Building.address,
-            Community.name, Grid.name, t.c.assignee_id, Person.name, role_rank, t.c.level,
-            t.c.resolve_due_at, t.c.accept_due_at, t.c.is_overdue, t.c.created_at,
-            t.c.me_too_count, t.c.rating, t.c.is_anonymous, t.c.version,
-        )
-        .select_from(t)
-        .join(Category, Category.id == t.c.category_id)
-        .join(Building, Building.id == t.c.building_id)
-        .join(Grid, Grid.id == Building.grid_id)
-        .join(Community, Community.id == Grid.community_id)
-        .outerjoin(Unit, Unit.id == t.c.unit_id)
-        .outerjoin(Person, Person.id == t.c.assignee_id)
-        .order_by(t.c.created_at.desc(), t.c.id.desc())
     )
 
 
-_CREATED_AT = 20  # the index of created_at in a row of _page_statement (id is 0)
+_CREATED_AT = 9  # the index of created_at in a row of _page_statement (id is 0)
+_CATEGORY, _UNIT, _BUILDING, _ASSIGNEE = 14, 15, 16, 17
 
 
-def summary(row, when=as_is) -> dict:
+def summary(row, shown: dict, when=as_is) -> dict:
     """A row of queue_statement as TicketPresenter.summary shows a ticket (keys in the order
-    of TicketSchema); `when` formats its timestamps (local_iso for the API)."""
+    of TicketSchema), with the names of `shown` (names_for); `when` formats its timestamps
+    (local_iso for the API)."""
     (
-        ticket_id, number, kind, category_code, category_name, status, description, unit,
-        building_id, building_name, address, community, grid, assignee_id, assignee_name, role_rank,
-        level, due_at, accept_due_at, is_overdue, created_at, me_too_count, rating, anonymous,
-        version,
+        ticket_id, number, kind, status, description, level, due_at, accept_due_at, is_overdue,
+        created_at, me_too_count, rating, anonymous, version, category_id, unit_id, building_id,
+        assignee_id,
     ) = row
+    category_code, category_name = shown["categories"][category_id]
     return {
         "id": ticket_id,
         "number": number,
@@ -135,14 +104,9 @@ def summary(row, when=as_is) -> dict:
         "status": status.value,
         "status_label": STATUS_LABELS[status],
         "description": description,
-        "unit": unit,
-        "building": {
-            "id": building_id, "name": building_name, "address": address,
-            "community": community, "grid": grid,
-        },
-        "assignee": None if assignee_id is None else {
-            "role": ASSIGNEE_LABEL_BY_RANK[role_rank], "name": assignee_name,
-        },
+        "unit": None if unit_id is None else shown["units"][unit_id],
+        "building": shown["buildings"][building_id],
+        "assignee": None if assignee_id is None else shown["assignees"][assignee_id],
         "level": level,
         "due_at": when(due_at),
         "accept_due_at": when(accept_due_at),
@@ -155,12 +119,24 @@ def summary(row, when=as_is) -> dict:
     }
 
 
+def names_for(rows) -> dict:
+    """The names the summaries of these rows show (webapp.domain.names), by kind and id."""
+    return {
+        "categories": names.categories.get(row[_CATEGORY] for row in rows),
+        "units": names.units.get(row[_UNIT] for row in rows),
+        "buildings": names.buildings.get(row[_BUILDING] for row in rows),
+        "assignees": names.assignees.get(row[_ASSIGNEE] for row in rows),
+    }
+
+
 def queue_page(actor, *, cursor, limit: int, when=as_is, **filters) -> dict:
     """One page of the caller's queue, newest first: {"items", "next_cursor"}, items as
     TicketPresenter.summary shows them, timestamps formatted by `when` (datetimes by
-    default: the console formats them itself; the API passes local_iso). One statement."""
+    default: the console formats them itself; the API passes local_iso). One statement, and
+    the names the process has not seen lately (webapp.domain.names)."""
     statement, params = queue_statement(actor, cursor=cursor, limit=limit, **filters)
     # Plain rows: straight on the session's connection, past the ORM's result handling.
     rows = db.session.connection().execute(statement, params).all()
     rows, next_cursor = page(rows, limit, lambda row: (row[_CREATED_AT], row[0]))
-    return {"items": [summary(row, when) for row in rows], "next_cursor": next_cursor}
+    shown = names_for(rows)
+    return {"items": [summary(row, shown, when) for row in rows], "next_cursor": next_cursor}

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from webapp import create_app
+from webapp.domain import names
 from webapp.domain.auth import actor_cache
 from webapp.config import TestingConfig
 from webapp.extensions import db
@@ -89,9 +90,11 @@ def app(database_url, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _clean_tables(request):
     """Each test starts on empty tables (committed rows are deleted after it) and with no
-    actor cached by token (a test may turn AUTH_CACHE_SECONDS on)."""
+    actor cached by token nor names kept (a test may turn AUTH_CACHE_SECONDS or
+    SCAN_CACHE_SECONDS on)."""
     yield
     actor_cache.clear()
+    names.clear()
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")
