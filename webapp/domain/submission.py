@@ -271,21 +271,16 @@ def next_number(ticket_prefix: str, now: datetime) -> str:
 
     On PostgreSQL the day's counter is taken in a transaction of its own, one statement
     committed at once on a connection of _counter_engine (without waiting for its WAL flush:
-    see there): every submission of the street's
-    day updates that one row, and a row lock held until the submission commits would make
-    them all wait in line. A submission that fails after this leaves a gap in the day's
+    see there): every submission of the street's day updates that one row, and a row lock
+    held until the submission commits would make them all wait in line. A submission that fails after this leaves a gap in the day's
     numbers. SQLite has a single writer anyway: there the counter is part of the submission's
     transaction.
     """
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
     scope = f"{ticket_prefix}-{day}"
     if db.session.get_bind().dialect.name == "postgresql":
-        upsert = postgresql.insert(TicketCounter).values(scope=scope, value=1)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[TicketCounter.scope], set_={"value": TicketCounter.value + 1}
-        ).returning(TicketCounter.value)
         with _counter_engine().connect() as conn:
-            value = conn.execute(upsert).scalar_one()
+            value = conn.execute(_COUNTER_UPSERT, {"scope": scope}).scalar_one()
         return f"{scope}-{value:04d}"
     for _ in range(3):
         value = db.session.execute(
@@ -305,6 +300,12 @@ def next_number(ticket_prefix: str, now: datetime) -> str:
     raise RuntimeError("could not allocate a ticket number")
 
 
+_COUNTER_UPSERT = (
+    postgresql.insert(TicketCounter)
+    .values(scope=bindparam("scope"), value=1)
+    .on_conflict_do_update(index_elements=[TicketCounter.scope], set_={"value": TicketCounter.value + 1})
+    .returning(TicketCounter.value)
+)
 _counter_engines: dict = {}
 _counter_lock = threading.Lock()
 
