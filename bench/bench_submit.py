@@ -10,12 +10,19 @@ the same gunicorn configuration, in the same run, on PostgreSQL with durable com
 A scratch database gets the benchmark registry (bench/dataset.py: 105 grids, ~5,000 buildings,
 the matrix, a few thousand tickets) and 2,000 residents, each with a live session (minted with
 webapp.domain.auth.start_session, in a child process). Two servers under the same gunicorn
-arguments:
+arguments, three sides:
 
   bare    bench/bare_insert_app.py: POST /bare/tickets inserts one row and commits
+  floor   the same server: POST /floor/tickets writes the rows a submission must write (ticket,
+          first event, idempotency record, outbox message) into the product's tables, by one
+          statement and one durable commit, and nothing else: what the schema costs
   submit  the product (bench/scan_wsgi.py: create_app, APP_ENV=production): POST /api/v1/tickets
 
-wrk (bench/submit.lua) sends both the same requests: a report at a random building's code
+Besides requests per second, each round counts the CPU time its side cost (the server's
+process group and every PostgreSQL process: harness.cpu_snapshot), so that the cost of a
+request can be compared even when other jobs take the machine's cores.
+
+wrk (bench/submit.lua) sends every side the same requests: a report at a random building's code
 (one of ~5,000) in a random category, as a random resident (bearer token), with an
 Idempotency-Key never used before. Every product request should therefore answer 201 and
 create one ticket, one event, one idempotency record and one outbox message (the notice to

@@ -1,7 +1,8 @@
 """Submitting a report or a wish: from a scanned code to a routed, numbered ticket.
 
 A phone on a bad network may send the same submission many times, even at once: the
-Idempotency-Key is claimed first (a unique row), so every repeat finds the same ticket.
+Idempotency-Key is claimed (a unique row) by the statement that writes the ticket, so a
+repeat, or a twin waiting on the key's row, writes nothing and finds the same ticket.
 """
 from __future__ import annotations
 
@@ -125,7 +126,8 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     Raises NotFound/Gone for the code, Invalid (422) for a category, unit, description or
     photo that does not fit, for a text WeChat finds risky, or for the same key reused with
     another body. When WeChat cannot judge the text, the ticket is kept and held for review.
-    The caller commits, or rolls back after an error (the key's claim is written first).
+    The caller commits, or rolls back after an error (the rows are written before the
+    photos are claimed).
 
     The path is written for throughput (bench/bench_submit.py): one query for the place, unit,
     routing facts and a possible duplicate; the day's number; then the key's claim and the
