@@ -80,9 +80,9 @@ def decide(kind: TicketKind, department_id: int | None, facts: RoutingFacts) -> 
     return RoutingDecision(None, RULE_COMMUNITY_QUEUE)
 
 
-# The facts as columns of a query over the grid (with_facts): a grid ×
-# category row of the matrix for bindparam("category_id"), the people of its four candidates,
-# and the community's wish reader.
+# The facts as columns of a query over the grid (with_facts): the grid × category row of the
+# matrix for bindparam("category_id"), the people of its four candidates, and the community's
+# wish reader.
 _matrix = Responsibility.__table__.alias("route_matrix")
 CANDIDATES = {
     "matrix_person": _matrix.c.person_id,
