@@ -93,3 +93,12 @@ def test_home_lists_demo_buildings_and_serves_their_qr(client, registry):
 def test_console_queue_rejects_a_bad_cursor(client, registry):
     _console_login(client, registry.community_staff)
     assert client.get("/console/?cursor=garbage!!").status_code == 400
+
+
+def test_demo_login_page_names_roles_in_chinese(client, registry):
+    for person, openid in ((registry.workers[0], "o-w1"), (registry.professional, "o-pro"), (registry.community_staff, "o-cs")):
+        person.openid = openid
+    db.session.commit()
+    page = client.get("/console/login").get_data(as_text=True)
+    assert "网格员" in page and "专业网格员" in page and "社区工作人员" in page
+    assert "grid_worker" not in page and "community_staff" not in page

@@ -34,6 +34,7 @@ from webapp.domain.outbox import recent_messages
 from webapp.errors import DomainError, Unauthorized
 from webapp.extensions import db
 from webapp.models import Community, Person, Role, Street
+from webapp.models.people import ROLE_LABELS
 from webapp.models.tickets import STATUS_LABELS
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -63,7 +64,10 @@ def staff_required(view):
 
 @bp.app_context_processor
 def console_globals() -> dict:
-    return {"ticket_status_labels": {s.value: label for s, label in STATUS_LABELS.items()}}
+    return {
+        "ticket_status_labels": {s.value: label for s, label in STATUS_LABELS.items()},
+        "role_labels": {**{role.value: label for role, label in ROLE_LABELS.items()}, "rider": "骑手"},
+    }
 
 
 @bp.get("/login")
