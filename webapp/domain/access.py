@@ -103,14 +103,6 @@ def staff_scope_clause(actor: Actor):
     return or_(reports, wishes)
 
 
-def staff_scope_parts(actor: Actor) -> list:
-    """staff_scope_clause(actor) cut into conditions whose OR is the scope, each narrow enough
-    for one index (one grid, one community, one category, the assignee...): a list newest
-    first reads each part by its own ordered index scan and merges them. Empty for residents.
-    """
-    return [scope_part_condition(kind, value) for kind, value in scope_part_values(actor)]
-
-
 def in_staff_scope(actor: Actor, ticket: Ticket) -> bool:
     if not actor.is_staff:
         return False

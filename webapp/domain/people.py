@@ -1,9 +1,7 @@
 """Small facts about people that several doors need."""
 from __future__ import annotations
 
-from sqlalchemy import String, case, func, select, type_coerce
-
-from webapp.models import Role, StaffAssignment
+from webapp.models import Role
 from webapp.models.people import ROLE_LABELS
 
 
@@ -33,23 +31,3 @@ def assignee_label(name: str, roles) -> dict:
     role = next((r for r in ASSIGNEE_ROLE_ORDER if r in roles), Role.GRID_WORKER)
     return {"role": ROLE_LABELS[role], "name": name}
 
-
-# The same in SQL: the least rank in ASSIGNEE_ROLE_ORDER of a person's assignments (null for
-# a person with no staff role), read back with ASSIGNEE_LABEL_BY_RANK.
-_ROLE_RANK = case(
-    {role.value: rank for rank, role in enumerate(ASSIGNEE_ROLE_ORDER)},
-    value=type_coerce(StaffAssignment.role, String()),
-)
-ASSIGNEE_LABEL_BY_RANK = {
-    None: ROLE_LABELS[Role.GRID_WORKER],
-    **{rank: ROLE_LABELS[role] for rank, role in enumerate(ASSIGNEE_ROLE_ORDER)},
-}
-
-
-def assignee_role_rank(person_id_column, correlate=None):
-    """A scalar subquery of the rank of the narrowest staff role of the person whose id is
-    `person_id_column` (correlated to the selectable `correlate`)."""
-    query = select(func.min(_ROLE_RANK)).where(StaffAssignment.person_id == person_id_column)
-    if correlate is not None:
-        query = query.correlate(correlate)
-    return query.scalar_subquery()
