@@ -47,8 +47,6 @@ def on_transition(ticket: Ticket, event: TicketEvent) -> None:
     if notice is not None:
         person_id, kind, note = notice
         _tell(person_id, kind, ticket, note, now, actor_id)
-    elif action in ASSIGNEE_ACTIONS:
-        pass  # nobody holds it (the community's queue)
     elif action == "resolve":
         _tell(ticket.reporter_id, "ticket_resolved", ticket, RESOLVED, now, actor_id)
     elif action == "reject":

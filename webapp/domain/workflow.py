@@ -139,8 +139,9 @@ class ActionInput:
     rating: int | None = None
     comment: str | None = None
     expected_version: int | None = None
-    # Set by submission: the routing decision (assignee_id, rule), and the category (its
-    # deadlines: the new ticket's category relationship is not loaded).
+    # Set by submission: the routing decision (assignee_id, rule), and the category for its
+    # deadlines (a Category or registry.CategoryInfo: the new ticket's relationship is not
+    # loaded).
     routing: tuple[str | None, str] | None = None
     category: Category | None = None
 
