@@ -134,7 +134,7 @@ def place_of_row(row) -> Place:
         raise _code_not_found()
     if row.revoked_at is not None:
         raise _code_revoked()
-    return Place(*(getattr(row, c.key) for c in PLACE_COLUMNS[1:]))
+    return Place(**{name: getattr(row, name) for name in Place.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
