@@ -12,97 +12,99 @@ def as_is(value):
     return value
 
 
-class TicketPresenter:
-    """Caches the places, categories and people that several tickets of one response share.
+# The ticket's own columns a summary shows, in the order summary_of reads them; the last four
+# are ids whose names come from webapp.domain.names.
+SUMMARY_COLUMNS = (
+    Ticket.id, Ticket.number, Ticket.kind, Ticket.status, Ticket.description, Ticket.level,
+    Ticket.resolve_due_at, Ticket.accept_due_at, Ticket.is_overdue, Ticket.created_at,
+    Ticket.me_too_count, Ticket.rating, Ticket.is_anonymous, Ticket.version,
+    Ticket.category_id, Ticket.unit_id, Ticket.building_id, Ticket.assignee_id,
+)
+# Each kind of name (a module-level cache of webapp.domain.names) by its index in a row.
+_NAMED = {"categories": 14, "units": 15, "buildings": 16, "assignees": 17}
 
-    For a list, summaries() reads them for the whole page first (webapp.domain.names: at
-    most one query each for buildings, units, categories and assignees), instead of a few
-    queries per ticket.
+
+def names_for(rows) -> dict:
+    """The names the summaries of these rows (of SUMMARY_COLUMNS) show, by kind and id: at
+    most one query per kind for what the process has not seen lately."""
+    return {kind: getattr(names, kind).get(row[i] for row in rows) for kind, i in _NAMED.items()}
+
+
+def summary_of(row, shown: dict, when=as_is) -> dict:
+    """A ticket as lists show it (TicketSchema's fields, in its order) from a row of
+    SUMMARY_COLUMNS and the names of `shown` (names_for); `when` formats the timestamps
+    (local_iso for a response made without the schema)."""
+    (
+        ticket_id, number, kind, status, description, level, due_at, accept_due_at, is_overdue,
+        created_at, me_too_count, rating, anonymous, version, category_id, unit_id, building_id,
+        assignee_id,
+    ) = row
+    category_code, category_name = shown["categories"][category_id]
+    return {
+        "id": ticket_id,
+        "number": number,
+        "kind": kind.value,
+        "category": category_code,
+        "category_name": category_name,
+        "status": status.value,
+        "status_label": STATUS_LABELS[status],
+        "description": description,
+        "unit": None if unit_id is None else shown["units"][unit_id],
+        "building": shown["buildings"][building_id],
+        "assignee": None if assignee_id is None else shown["assignees"][assignee_id],
+        "level": level,
+        "due_at": when(due_at),
+        "accept_due_at": when(accept_due_at),
+        "is_overdue": is_overdue,
+        "created_at": when(created_at),
+        "me_too_count": me_too_count,
+        "rating": rating,
+        "anonymous": anonymous,
+        "version": version,
+    }
+
+
+def _row(ticket: Ticket) -> tuple:
+    return tuple(getattr(ticket, column.key) for column in SUMMARY_COLUMNS)
+
+
+class TicketPresenter:
+    """Keeps the names of places, categories, units and people that several tickets of one
+    response share. For a list, summaries() reads them for the whole page first (names_for),
+    instead of a few queries per ticket.
     """
 
     def __init__(self, actor: Actor):
         self.actor = actor
-        self._buildings: dict[int, dict] = {}
-        self._assignees: dict[str, dict] = {}
-        self._categories: dict[int, tuple[str, str]] = {}
-        self._units: dict[int, str] = {}
+        self.shown: dict[str, dict] = {kind: {} for kind in _NAMED}
 
-    def building(self, building_id: int) -> dict:
-        if building_id not in self._buildings:
-            self._buildings.update(names.buildings.get([building_id]))
-        return self._buildings[building_id]
-
-    def _building_of(self, ticket: Ticket) -> dict:
-        return self.building(ticket.building_id)
-
-    def assignee(self, person_id: str | None) -> dict | None:
-        if person_id is None:
-            return None
-        if person_id not in self._assignees:
-            self._assignees.update(names.assignees.get([person_id]))
-        return self._assignees[person_id]
-
-    def _category(self, ticket: Ticket) -> tuple[str, str]:
-        if ticket.category_id not in self._categories:
-            self._categories.update(names.categories.get([ticket.category_id]))
-        return self._categories[ticket.category_id]
-
-    def _unit(self, ticket: Ticket) -> str | None:
-        if ticket.unit_id is None:
-            return None
-        if ticket.unit_id not in self._units:
-            self._units.update(names.units.get([ticket.unit_id]))
-        return self._units[ticket.unit_id]
-
-    def prefetch(self, tickets: list[Ticket]) -> None:
-        """Read what the summaries of these tickets need (webapp.domain.names: one query per
-        kind for what the process has not seen lately)."""
-        self._buildings.update(names.buildings.get(t.building_id for t in tickets))
-        self._units.update(names.units.get(t.unit_id for t in tickets))
-        self._categories.update(names.categories.get(t.category_id for t in tickets))
-        self._assignees.update(names.assignees.get(t.assignee_id for t in tickets))
-
-    def remember(self, ticket: Ticket, names) -> None:
+    def remember(self, ticket: Ticket, filed_names) -> None:
         """Keep what a submission read of its new ticket (submission.TicketNames), so that
         summary() shows it without reading anything."""
-        self._buildings[ticket.building_id] = names.building
-        self._categories[ticket.category_id] = names.category
+        self.shown["buildings"][ticket.building_id] = filed_names.building
+        self.shown["categories"][ticket.category_id] = filed_names.category
         if ticket.unit_id is not None:
-            self._units[ticket.unit_id] = names.unit
-        if ticket.assignee_id is not None and names.assignee is not None:
-            self._assignees[ticket.assignee_id] = names.assignee
+            self.shown["units"][ticket.unit_id] = filed_names.unit
+        if ticket.assignee_id is not None and filed_names.assignee is not None:
+            self.shown["assignees"][ticket.assignee_id] = filed_names.assignee
+
+    def _prefetch(self, rows: list[tuple]) -> None:
+        missing = [row for row in rows if any(
+            row[i] is not None and row[i] not in self.shown[kind] for kind, i in _NAMED.items()
+        )]
+        for kind, found in names_for(missing).items():
+            self.shown[kind].update(found)
 
     def summaries(self, tickets: list[Ticket]) -> list[dict]:
-        """The summary of each ticket of a list, reading shared data once for the list."""
-        self.prefetch(tickets)
-        return [self.summary(t) for t in tickets]
+        """The summary of each ticket of a list, reading shared names once for the list."""
+        rows = [_row(t) for t in tickets]
+        self._prefetch(rows)
+        return [summary_of(row, self.shown) for row in rows]
 
     def summary(self, ticket: Ticket, when=as_is) -> dict:
-        """The ticket as lists show it (TicketSchema's fields, in its order); `when` formats
-        the timestamps (local_iso for a response made without the schema)."""
-        category_code, category_name = self._category(ticket)
-        return {
-            "id": ticket.id,
-            "number": ticket.number,
-            "kind": ticket.kind.value,
-            "category": category_code,
-            "category_name": category_name,
-            "status": ticket.status.value,
-            "status_label": STATUS_LABELS[ticket.status],
-            "description": ticket.description,
-            "unit": self._unit(ticket),
-            "building": self._building_of(ticket),
-            "assignee": self.assignee(ticket.assignee_id),
-            "level": ticket.level,
-            "due_at": when(ticket.resolve_due_at),
-            "accept_due_at": when(ticket.accept_due_at),
-            "is_overdue": ticket.is_overdue,
-            "created_at": when(ticket.created_at),
-            "me_too_count": ticket.me_too_count,
-            "rating": ticket.rating,
-            "anonymous": ticket.is_anonymous,
-            "version": ticket.version,
-        }
+        row = _row(ticket)
+        self._prefetch([row])
+        return summary_of(row, self.shown, when)
 
     def detail(self, ticket: Ticket) -> dict:
         is_staff_view = access.in_staff_scope(self.actor, ticket)
