@@ -1,4 +1,8 @@
-"""The JSON API of the mini-program contract: thin views over webapp.domain."""
+"""The JSON API of the mini-program contract: thin views over webapp.domain.
+
+Views declare their request schemas as instances (`@blp.arguments(TicketCreateSchema())`):
+given a class, webargs builds a new schema, deep-copying its fields, on every request.
+"""
 from __future__ import annotations
 
 from flask import Flask

@@ -62,7 +62,7 @@ def _require_dev_login() -> None:
 
 @blp.route("/auth/wechat")
 class WeChatLogin(MethodView):
-    @blp.arguments(WeChatLoginSchema)
+    @blp.arguments(WeChatLoginSchema())
     @blp.response(200, LoginSchema)
     @blp.alt_response(401, description="登录凭证无效")
     @blp.alt_response(503, description="微信服务不可用")
@@ -75,7 +75,7 @@ class WeChatLogin(MethodView):
 
 @blp.route("/auth/dev")
 class DevLogin(MethodView):
-    @blp.arguments(DevLoginSchema)
+    @blp.arguments(DevLoginSchema())
     @blp.response(200, LoginSchema)
     @blp.alt_response(404, description="未开启演示登录（DEV_LOGIN）")
     def post(self, body):

@@ -40,7 +40,7 @@ class BoundUserSchema(Schema):
 @blp.route("/work/bind-codes")
 class BindCodes(MethodView):
     @login_required
-    @blp.arguments(BindCodeCreateSchema)
+    @blp.arguments(BindCodeCreateSchema())
     @blp.response(201, BindCodeSchema)
     @blp.alt_response(403, description="只有社区、街道工作人员或管理员可以签发")
     @blp.alt_response(404, description="不是工作人员，或不在本人管理范围")
@@ -59,7 +59,7 @@ class BindCodes(MethodView):
 @blp.route("/auth/bind")
 class Bind(MethodView):
     @login_required
-    @blp.arguments(BindSchema)
+    @blp.arguments(BindSchema())
     @blp.response(200, BoundUserSchema)
     @blp.alt_response(409, description="当前微信账号已有反映记录或其他身份")
     @blp.alt_response(422, description="绑定码无效、过期或已使用")

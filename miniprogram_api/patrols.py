@@ -75,7 +75,7 @@ def _building(building: Building) -> dict:
 @blp.route("")
 class PatrolCheckIn(MethodView):
     @login_required
-    @blp.arguments(CheckInSchema)
+    @blp.arguments(CheckInSchema())
     @blp.response(201, PatrolSchema)
     @blp.alt_response(200, schema=PatrolSchema, description="10分钟内重复扫码：返回同一次打卡")
     @blp.alt_response(403, description="居民不能巡查打卡")
@@ -97,7 +97,7 @@ class PatrolCheckIn(MethodView):
 @blp.route("/unvisited")
 class Unvisited(MethodView):
     @login_required
-    @blp.arguments(UnvisitedArgs, location="query")
+    @blp.arguments(UnvisitedArgs(), location="query")
     @blp.response(200, UnvisitedPageSchema)
     @blp.alt_response(403, description="居民不能查看")
     @blp.alt_response(404, description="网格不存在或不在本人范围")

@@ -38,7 +38,7 @@ class RiderStatsSchema(Schema):
 @blp.route("/enroll")
 class Enroll(MethodView):
     @login_required
-    @blp.arguments(EnrollSchema)
+    @blp.arguments(EnrollSchema())
     @blp.response(201, EnrollResultSchema)
     @blp.alt_response(200, schema=EnrollResultSchema, description="已登记过：返回当前状态")
     @blp.alt_response(422, description="邀请码无效、过期或已用完")

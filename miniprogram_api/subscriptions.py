@@ -46,7 +46,7 @@ class SubscriptionStateSchema(Schema):
 @blp.route("")
 class Subscriptions(MethodView):
     @login_required
-    @blp.arguments(SubscribeResultsSchema)
+    @blp.arguments(SubscribeResultsSchema())
     @blp.response(200, SubscriptionStateSchema)
     def post(self, body):
         """Record the result of wx.requestSubscribeMessage: each "accept" allows one more

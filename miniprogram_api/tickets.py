@@ -42,7 +42,7 @@ def _idempotency_key() -> str:
 
 @blp.route("")
 class TicketCollection(MethodView):
-    @blp.arguments(TicketCreateSchema)
+    @blp.arguments(TicketCreateSchema())
     @blp.response(201, TicketSchema)
     @blp.alt_response(200, schema=TicketSchema, description="同一请求标识的重复提交：返回已有工单")
     @blp.doc(parameters=[{"in": "header", "name": IDEMPOTENCY_HEADER, "required": True, "schema": {"type": "string"}}])
@@ -71,7 +71,7 @@ class TicketCollection(MethodView):
 
 @blp.route("/mine")
 class MyTickets(MethodView):
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs(), location="query")
     @blp.response(200, TicketPageSchema)
     def get(self, args):
         """My reports and wishes, newest first."""
@@ -104,7 +104,7 @@ class MeToo(MethodView):
 
 @blp.route("/<string:ticket_id>/feedback")
 class Feedback(MethodView):
-    @blp.arguments(FeedbackSchema)
+    @blp.arguments(FeedbackSchema())
     @blp.response(200, TicketDetailSchema)
     def post(self, body, ticket_id):
         """The reporter confirms and rates a resolved ticket, or reopens it (resolved: false)."""
@@ -116,7 +116,7 @@ class Feedback(MethodView):
 
 @blp.route("/<string:ticket_id>/actions")
 class Actions(MethodView):
-    @blp.arguments(ActionSchema)
+    @blp.arguments(ActionSchema())
     @blp.response(200, TicketDetailSchema)
     def post(self, body, ticket_id):
         """A staff action: accept, resolve, return, reassign, escalate, reject, merge.

@@ -30,7 +30,7 @@ class PhotoSchema(Schema):
 @blp.route("/uploads")
 class Uploads(MethodView):
     @login_required
-    @blp.arguments(UploadFormSchema, location="files")
+    @blp.arguments(UploadFormSchema(), location="files")
     @blp.response(201, PhotoSchema)
     @blp.alt_response(413, description="文件过大")
     @blp.alt_response(415, description="不是支持的图片格式")

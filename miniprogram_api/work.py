@@ -24,7 +24,7 @@ class WorkListArgs(WorkQueryArgs, PageArgs):
 
 @blp.route("/tickets")
 class WorkTickets(MethodView):
-    @blp.arguments(WorkListArgs(), location="query")  # one instance, not one per request
+    @blp.arguments(WorkListArgs(), location="query")
     @blp.response(200, TicketPageSchema)  # the documented shape; the body is made below
     def get(self, args):
         """Tickets in the caller's scope (grid, community or street, decided by the server)."""

@@ -55,6 +55,10 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     register_error_handlers(app)
 
+    from webapp.inputs import register_input_guard
+
+    register_input_guard(app)
+
     from webapp.cli import register_cli
 
     register_cli(app)

@@ -72,6 +72,31 @@ def test_invalid_fields_are_422_naming_the_field(client, registry, resident, fie
     assert db.session.query(Ticket).count() == 0
 
 
+@pytest.mark.parametrize(
+    "raw, field",
+    [
+        ('"description": "楼道灯坏了\\u0000很黑"', "description"),  # NUL: PostgreSQL stores none
+        ('"description": "楼道灯坏了\\ud800很黑"', "description"),  # a lone surrogate: no UTF-8
+        ('"unit": "1单元\\u0000"', "unit"),
+        ('"photo_ids": ["a\\u0000"]', "photo_ids.0"),
+    ],
+)
+def test_unstorable_characters_are_422_naming_the_field(client, registry, resident, raw, field):
+    code = registry.codes[registry.buildings[0].id]
+    body = '{"code": "%s", "kind": "report", "category": "light", "description": "楼道灯坏了很久", %s}' % (code, raw)
+    response = client.post(
+        "/api/v1/tickets", data=body.encode(), content_type="application/json",
+        headers={**resident, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert _error(response, 422, "invalid_characters")["errors"] == {field: ["内容中含有无法识别的字符，请删除后重试"]}
+    assert db.session.query(Ticket).count() == 0
+
+
+def test_nul_in_the_query_string_is_422(client, registry, resident):
+    response = client.get("/api/v1/tickets/mine?cursor=%00", headers=resident)
+    assert _error(response, 422, "invalid_characters")["errors"] == {"cursor": ["内容中含有无法识别的字符，请删除后重试"]}
+
+
 def test_malformed_json_is_400(client, registry, resident):
     response = client.post(
         "/api/v1/tickets", data="{not json", content_type="application/json",

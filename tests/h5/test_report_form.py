@@ -232,6 +232,13 @@ def test_empty_description_shows_the_message_and_keeps_the_input(client, code):
     assert db.session.query(Person).filter(Person.openid.is_(None), Person.code.is_(None)).count() == 0
 
 
+def test_a_nul_character_in_a_field_is_refused_and_files_nothing(client, code):
+    response = _post(client, code, description="楼道灯坏了\x00很黑很黑")
+    assert response.status_code == 422
+    assert "内容中含有无法识别的字符" in response.get_data(as_text=True)
+    assert _tickets() == []
+
+
 def test_several_field_errors_at_once(client, code):
     response = _post(client, code, category_report="", description="短", contact_phone="12345")
     html = response.get_data(as_text=True)
