@@ -23,9 +23,10 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from webapp import models  # noqa: F401 - registers the tables
     from flask_smorest import Api
 
-    from webapp.extensions import db, migrate, render_migration_item
+    from webapp.extensions import db, end_reads_with_commit, migrate, render_migration_item
 
     db.init_app(app)
+    end_reads_with_commit(app)
     migrate.init_app(
         app,
         db,
