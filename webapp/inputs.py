@@ -42,18 +42,27 @@ def _bad_field(value, path: str) -> str | None:
 def check_request_text() -> None:
     """Raise Invalid (422) when the request's query, form or JSON body holds a NUL or a lone
     surrogate."""
-    try:
-        form = request.form
-    except RequestEntityTooLarge:
-        return  # the view says so in its own words (the phone page keeps the input)
-    for source in (request.args, form):
-        for key, value in source.items(multi=True):
-            if _UNSTORABLE.search(key) or _UNSTORABLE.search(value):
-                _refuse(key)
-    if request.is_json:
+    if request.query_string:
+        _check_pairs(request.args)
+    if request.mimetype in _FORM_TYPES:
+        try:
+            form = request.form
+        except RequestEntityTooLarge:
+            return  # the view says so in its own words (the phone page keeps the input)
+        _check_pairs(form)
+    elif request.is_json:
         found = _bad_field(request.get_json(silent=True), "")
         if found is not None:
             _refuse(found or "_schema")
+
+
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _check_pairs(pairs) -> None:
+    for key, value in pairs.items(multi=True):
+        if _UNSTORABLE.search(key) or _UNSTORABLE.search(value):
+            _refuse(key)
 
 
 def _refuse(field: str) -> None:
