@@ -5,7 +5,7 @@ import hashlib
 import hmac
 
 from flask import current_app
-from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy import ARRAY, and_, any_, false, or_, select, true
 
 from webapp.domain.actors import Actor
 from webapp.extensions import db
@@ -58,7 +58,8 @@ def scope_part_values(actor: Actor) -> list[tuple[str, object]]:
 
 def _part_condition(kind: str, value):
     """The condition of one part, without the ticket kind; value may be bind parameters (for
-    "matrix", a category id and an expanding parameter of grid ids)."""
+    "matrix", a category id and grid ids: a list, an expanding parameter, or on PostgreSQL
+    one parameter of type ARRAY, compared with = ANY)."""
     if kind == "all":
         return true()
     if kind == "street":
@@ -69,6 +70,8 @@ def _part_condition(kind: str, value):
         return Ticket.grid_id == value
     if kind == "matrix":
         category_id, grid_ids = value
+        if isinstance(getattr(grid_ids, "type", None), ARRAY):  # one array parameter (PostgreSQL)
+            return and_(Ticket.category_id == category_id, Ticket.grid_id == any_(grid_ids))
         return and_(Ticket.category_id == category_id, Ticket.grid_id.in_(grid_ids))
     if kind == "assignee":
         return Ticket.assignee_id == value

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Integer, bindparam, or_, select, text, tuple_, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.domain import access
@@ -144,18 +145,27 @@ def work_queue_bound(
         params["category"] = category
     status = "open" if status in (None, "open") else TicketStatus(status).value
     kind = TicketKind(kind).value if kind else None
-    shape = (tuple(part for part, _ in parts), status, overdue, bool(category), kind, bool(cursor))
+    # On PostgreSQL a matrix part's grids are one array parameter: a professional answers for
+    # a category in every grid (105 here), and as many parameters would be rendered into the
+    # statement on every execution and keep it out of psycopg's cache (at most 50).
+    arrays = db.session.get_bind().dialect.name == "postgresql"
+    shape = (tuple(part for part, _ in parts), status, overdue, bool(category), kind, bool(cursor), arrays)
     return shape, params
 
 
 def work_queue_ids_bound(shape: tuple):
     """The ids of a page's candidates for every page of this shape (work_queue_bound), values
     left to bind parameters; the bind parameter ROWS is the number of rows to read."""
-    part_kinds, status, overdue, category, kind, cursor = shape
+    part_kinds, status, overdue, category, kind, cursor, arrays = shape
     parts = []
     for index, part in enumerate(part_kinds):
         if part == "matrix":
-            value = (bindparam(f"part{index}"), bindparam(f"part{index}_grids", expanding=True))
+            grids = (
+                bindparam(f"part{index}_grids", type_=postgresql.ARRAY(Integer()))
+                if arrays
+                else bindparam(f"part{index}_grids", expanding=True)
+            )
+            value = (bindparam(f"part{index}"), grids)
         else:
             value = None if part == "all" else bindparam(f"part{index}")
         parts.append((part, value))
