@@ -5,10 +5,10 @@ On PostgreSQL it is ONE statement (data-modifying CTEs): the claim is an INSERT 
 DO NOTHING, and the other rows are inserted only from the claim's RETURNING row, so a key
 already taken writes nothing (a concurrent twin waits on the key's unique index until the
 first transaction ends, then finds its row). The foreign keys between the rows are checked at
-the end of the statement. Each row travels as ONE json value, read back into the table's row
-type by json_populate_record: four parameters instead of one per column (about 70), which
-keeps the statement in psycopg's cache of parsed queries (at most 50 parameters) and spares
-a type conversion per value on both sides. The statement is written once, at import, from the
+the end of the statement. Each row but the claim travels as ONE json value, read back into
+the table's row type by json_populate_record: seven parameters (the claim's four, then one
+per row) instead of one per column (66), which keeps the statement in psycopg's cache of
+parsed queries (at most 50 parameters) and spares a type conversion per value on both sides. The statement is written once, at import, from the
 models' tables. bench/bare_insert_app.py's "floor" is the same shape with nothing else around it.
 
 SQLite has no data-modifying CTEs: there the same rows are written by one statement each,
