@@ -4,14 +4,15 @@ PostgreSQL stores neither in text (psycopg refuses a NUL, json refuses "\\u0000"
 surrogate cannot be encoded to UTF-8), and no person types them: they come from broken or
 hostile clients. Checked once, before any view runs, over the query string, form fields and
 JSON body of every door (the mini-program's API, the phone page, the console), so that such a
-request gets a clear 422 naming the field instead of failing inside a write.
+request gets a clear 422 naming the field instead of failing inside a write. A JSON body
+nested too deeply to read is a 400, like any malformed body.
 """
 from __future__ import annotations
 
 import re
 
 from flask import Flask, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from webapp.errors import Invalid
 
@@ -51,7 +52,10 @@ def check_request_text() -> None:
             return  # the view says so in its own words (the phone page keeps the input)
         _check_pairs(form)
     elif request.is_json:
-        found = _bad_field(request.get_json(silent=True), "")
+        try:
+            found = _bad_field(request.get_json(silent=True), "")
+        except RecursionError:  # nested thousands deep: no client of ours sends that
+            raise BadRequest("JSON nested too deeply") from None
         if found is not None:
             _refuse(found or "_schema")
 

@@ -105,6 +105,16 @@ def test_malformed_json_is_400(client, registry, resident):
     _error(response, 400)
 
 
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, '{"a":' * 5_000 + "1" + "}" * 5_000])
+def test_json_nested_too_deeply_is_400(client, registry, resident, body):
+    response = client.post(
+        "/api/v1/tickets", data=body, content_type="application/json",
+        headers={**resident, "Idempotency-Key": "k"},
+    )
+    _error(response, 400, "bad_request")
+    assert db.session.query(Ticket).count() == 0
+
+
 def test_token_of_deleted_session_is_401(client, registry, resident):
     from webapp.models.sessions import AuthSession
 
