@@ -26,6 +26,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from webapp.extensions import db
 from webapp.models import IdempotencyRecord, Ticket, TicketEvent
+from webapp.models.base import UTCDateTime
 from webapp.models.outbox import OutboxMessage
 
 _records = IdempotencyRecord.__table__
@@ -42,13 +43,14 @@ _MESSAGE_COLUMNS = tuple(c.key for c in _messages.columns if c.key in {
 })
 
 
+_UTC = UTCDateTime()
+
+
 def _json_value(value):
-    """A value json.dumps cannot write itself: a timestamp (always aware, as UTCDateTime
-    requires) in ISO 8601, which PostgreSQL reads back exactly."""
+    """A value json.dumps cannot write itself: a timestamp, in UTC as UTCDateTime stores it
+    (a naive one is refused there), in ISO 8601, which PostgreSQL reads back exactly."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.isoformat()
+        return _UTC.process_bind_param(value, None).isoformat()
     raise TypeError(f"cannot write {type(value).__name__} as a column value")
 
 
