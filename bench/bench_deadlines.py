@@ -42,6 +42,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import harness  # noqa: E402
+
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 DATABASE = "gridreport_bench_deadlines"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(timezone.utc)
@@ -130,14 +132,7 @@ def build(url: str, tickets: int, backlog_minutes: float) -> None:
                 a=accept, r=resolve, w=workdays,
             )
         run("SELECT setseed(0.20261123)")
-        # Indexes are built once after the load rather than row by row during it.
-        indexes = [row[0] for row in run(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'tickets' AND indexname NOT IN "
-            "(SELECT conname FROM pg_constraint WHERE conrelid = 'tickets'::regclass)"
-        )]
-        for definition in indexes:
-            run(f"DROP INDEX {definition.split(' INDEX ', 1)[1].split(' ON ', 1)[0]}")
-        run("SET LOCAL session_replication_role = replica")  # no FK triggers for the bulk load
+        indexes = harness.drop_ticket_indexes(run)
         started = time.perf_counter()
         run(
             TICKETS_SQL,
@@ -310,8 +305,6 @@ def bench_deadlines_postgresql(ctx) -> list[tuple]:
 
     1,000,000 tickets (100,000 with --quick); rows deadlines/postgresql/{first,second}_s.
     """
-    from bench import harness
-
     url = harness.postgres_database(ctx, prefix=DATABASE)
     count = 100_000 if ctx.quick else 1_000_000
     out = subprocess.run(

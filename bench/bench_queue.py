@@ -142,13 +142,7 @@ def build_tickets(url: str, tickets: int) -> dict:
         run = lambda sql, **params: conn.execute(sa.text(sql), params)  # noqa: E731
         buildings = run("SELECT max(id) FROM buildings").scalar()
         run("SELECT setseed(0.20261124)")
-        indexes = [row[0] for row in run(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'tickets' AND indexname NOT IN "
-            "(SELECT conname FROM pg_constraint WHERE conrelid = 'tickets'::regclass)"
-        )]
-        for definition in indexes:
-            run(f"DROP INDEX {definition.split(' INDEX ', 1)[1].split(' ON ', 1)[0]}")
-        run("SET LOCAL session_replication_role = replica")  # no FK triggers for the bulk load
+        indexes = harness.drop_ticket_indexes(run)
         run("SET LOCAL maintenance_work_mem = '256MB'")
         started = time.perf_counter()
         run(TICKETS_SQL, n=tickets, buildings=buildings)
