@@ -9,6 +9,14 @@ from marshmallow import fields
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+def local_time(value: datetime | None) -> datetime | None:
+    """An aware timestamp in Asia/Shanghai: what the app's JSON writer writes as local_iso
+    does (webapp/json_provider.py), for responses made without a schema."""
+    if value is None:
+        return None
+    return value.astimezone(SHANGHAI)
+
+
 def local_iso(value: datetime | None) -> str | None:
     """A UTC timestamp as the API shows it: Asia/Shanghai, ISO 8601 with its offset (the one
     formatting of LocalDateTime, also used by responses serialized without a schema)."""

@@ -1,6 +1,10 @@
 """Turning tickets into the contract's shapes, showing each viewer only what they may see."""
 from __future__ import annotations
 
+from enum import Enum
+
+from sqlalchemy import String, type_coerce
+
 from webapp.domain import access, names
 from webapp.domain.actors import Actor
 from webapp.domain.workflow import ACTION_LABELS, Action
@@ -13,13 +17,16 @@ def as_is(value):
 
 
 # The ticket's own columns a summary shows, in the order summary_of reads them; the last four
-# are ids whose names come from webapp.domain.names.
+# are ids whose names come from webapp.domain.names. Kind and status are read as their stored
+# strings (their values), as every database driver gives them.
 SUMMARY_COLUMNS = (
-    Ticket.id, Ticket.number, Ticket.kind, Ticket.status, Ticket.description, Ticket.level,
+    Ticket.id, Ticket.number, type_coerce(Ticket.kind, String).label("kind"),
+    type_coerce(Ticket.status, String).label("status"), Ticket.description, Ticket.level,
     Ticket.resolve_due_at, Ticket.accept_due_at, Ticket.is_overdue, Ticket.created_at,
     Ticket.me_too_count, Ticket.rating, Ticket.is_anonymous, Ticket.version,
     Ticket.category_id, Ticket.unit_id, Ticket.building_id, Ticket.assignee_id,
 )
+_STATUS_LABELS = {status.value: label for status, label in STATUS_LABELS.items()}
 # Each kind of name (a module-level cache of webapp.domain.names) by its index in a row.
 _NAMED = {"categories": 14, "units": 15, "buildings": 16, "assignees": 17}
 
@@ -43,11 +50,11 @@ def summary_of(row, shown: dict, when=as_is) -> dict:
     return {
         "id": ticket_id,
         "number": number,
-        "kind": kind.value,
+        "kind": kind,
         "category": category_code,
         "category_name": category_name,
-        "status": status.value,
-        "status_label": STATUS_LABELS[status],
+        "status": status,
+        "status_label": _STATUS_LABELS[status],
         "description": description,
         "unit": None if unit_id is None else shown["units"][unit_id],
         "building": shown["buildings"][building_id],
@@ -64,8 +71,16 @@ def summary_of(row, shown: dict, when=as_is) -> dict:
     }
 
 
+_KEYS = tuple(column.key for column in SUMMARY_COLUMNS)
+
+
 def _row(ticket: Ticket) -> tuple:
-    return tuple(getattr(ticket, column.key) for column in SUMMARY_COLUMNS)
+    """A ticket as a row of SUMMARY_COLUMNS (enums as their values, as the columns read them)."""
+    return tuple(_plain(getattr(ticket, key)) for key in _KEYS)
+
+
+def _plain(value):
+    return value.value if isinstance(value, Enum) else value
 
 
 class TicketPresenter:

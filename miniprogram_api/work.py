@@ -1,12 +1,14 @@
 """The worker's side: the queue of tickets in the caller's scope."""
 from __future__ import annotations
 
+from datetime import timezone
+
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import Integer, bindparam, select
 
-from miniprogram_api.fields import local_iso
+from miniprogram_api.fields import local_time
 from miniprogram_api.pagination import PageArgs, page
 from miniprogram_api.presenters import SUMMARY_COLUMNS, as_is, names_for, summary_of
 from miniprogram_api.schemas.tickets import TicketPageSchema, WorkQueryArgs
@@ -14,6 +16,7 @@ from miniprogram_api.security import current_actor
 from webapp.domain import tickets
 from webapp.extensions import db
 from webapp.models import Ticket
+from webapp.reads import DriverQuery, read_connection
 
 blp = Blueprint("work", __name__, url_prefix="/api/v1/work", description="网格员工作台")
 
@@ -30,10 +33,11 @@ class WorkTickets(MethodView):
         """Tickets in the caller's scope (grid, community or street, decided by the server)."""
         listed = queue_page(
             current_actor(), cursor=args["cursor"], limit=args["limit"], status=args["status"],
-            overdue=args["overdue"], category=args["category"], kind=args["kind"], when=local_iso,
+            overdue=args["overdue"], category=args["category"], kind=args["kind"], when=local_time,
         )
-        # Already the contract's shape (what TicketPageSchema would dump, tests/api/
-        # test_work_queue_fast.py checks it): a Response is passed through by flask-smorest.
+        # Already the contract's shape (what TicketPageSchema would dump, with the timestamps
+        # the app's JSON writer formats; tests/api/test_work_queue_fast.py checks it): a
+        # Response is passed through by flask-smorest.
         return current_app.json.response(listed)
 
 
@@ -41,16 +45,37 @@ def queue_statement(actor, *, cursor, limit: int, **filters):
     """(statement, parameters) of a page of the caller's queue: limit + 1 rows, newest first,
     in SUMMARY_COLUMNS. The statement depends only on the shape of the page
     (tickets.work_queue_bound): it is built once per shape and kept."""
+    query, params = _page_query(actor, cursor=cursor, limit=limit, **filters)
+    return query.statement, params
+
+
+class _PageQuery:
+    """The statement of one shape of page, and how it is read: on PostgreSQL outside the
+    session's transaction, on psycopg itself (webapp.reads); on SQLite on the session."""
+
+    def __init__(self, statement):
+        self.statement = statement
+        dialect = db.engine.dialect
+        self._driver = DriverQuery(statement, dialect) if dialect.name == "postgresql" else None
+
+    def rows(self, params: dict) -> list:
+        if self._driver is None:
+            return db.session.connection().execute(self.statement, params).all()
+        with read_connection() as connection:
+            return self._driver.rows(connection, params)
+
+
+def _page_query(actor, *, cursor, limit: int, **filters) -> tuple[_PageQuery, dict]:
     shape, params = tickets.work_queue_bound(actor, cursor=cursor, limit=limit, **filters)
-    statement = _statements.get(shape)
-    if statement is None:
-        if len(_statements) >= _MAX_STATEMENTS:  # shapes are few; never grow without bound
-            _statements.clear()
-        statement = _statements[shape] = _page_statement(tickets.work_queue_ids_bound(shape))
-    return statement, params
+    query = _queries.get(shape)
+    if query is None:
+        if len(_queries) >= _MAX_STATEMENTS:  # shapes are few; never grow without bound
+            _queries.clear()
+        query = _queries[shape] = _PageQuery(_page_statement(tickets.work_queue_ids_bound(shape)))
+    return query, params
 
 
-_statements: dict[tuple, object] = {}
+_queries: dict[tuple, _PageQuery] = {}
 _MAX_STATEMENTS = 500
 
 
@@ -69,14 +94,17 @@ def _page_statement(ids):
 _CREATED_AT = [c.key for c in SUMMARY_COLUMNS].index("created_at")  # in a row of _page_statement
 
 
+def _cursor_key(row) -> tuple:
+    # In UTC whatever the database session's time zone: the cursor the other lists make.
+    return row[_CREATED_AT].astimezone(timezone.utc), row[0]
+
+
 def queue_page(actor, *, cursor, limit: int, when=as_is, **filters) -> dict:
     """One page of the caller's queue, newest first: {"items", "next_cursor"}, items as
     TicketPresenter.summary shows them, timestamps formatted by `when` (datetimes by
-    default: the console formats them itself; the API passes local_iso). One statement, and
+    default: the console formats them itself; the API passes local_time). One statement, and
     the names the process has not seen lately (webapp.domain.names)."""
-    statement, params = queue_statement(actor, cursor=cursor, limit=limit, **filters)
-    # Plain rows: straight on the session's connection, past the ORM's result handling.
-    rows = db.session.connection().execute(statement, params).all()
-    rows, next_cursor = page(rows, limit, lambda row: (row[_CREATED_AT], row[0]))
+    query, params = _page_query(actor, cursor=cursor, limit=limit, **filters)
+    rows, next_cursor = page(query.rows(params), limit, _cursor_key)
     shown = names_for(rows)
     return {"items": [summary_of(row, shown, when) for row in rows], "next_cursor": next_cursor}

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Flask
 
 from webapp.config import Config, config_from_env
+from webapp.json_provider import OrjsonProvider
+from webapp.sessions import CookieSessionWhenSent
 
 
 def create_app(config: type[Config] | None = None, **overrides) -> Flask:
@@ -16,8 +18,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     config.check()
     app.config.from_object(config)
     app.config.update(overrides)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    app.json = OrjsonProvider(app)
+    app.session_interface = CookieSessionWhenSent()
     _postgresql_session_options(app)
 
     from webapp import models  # noqa: F401 - registers the tables

@@ -17,6 +17,7 @@ from tests.factories import make_person, make_registry, session_headers
 from webapp.domain import tickets
 from webapp.domain.actors import Actor, load_actor
 from webapp.extensions import db
+from webapp.reads import DriverQuery
 from webapp.models import (
     Role,
     StaffAssignment,
@@ -213,6 +214,14 @@ def test_a_page_is_one_statement_once_its_names_are_known(app, queue, monkeypatc
     def count(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
+    # On PostgreSQL the page itself is read on psycopg, past SQLAlchemy's events.
+    driver_rows = DriverQuery.rows
+
+    def count_driver(self, connection, params):
+        statements.append(self.sql)
+        return driver_rows(self, connection, params)
+
+    monkeypatch.setattr(DriverQuery, "rows", count_driver)
     db.session.connection()  # the transaction begun before counting
     event.listen(db.engine, "before_cursor_execute", count)
     try:

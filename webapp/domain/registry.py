@@ -23,6 +23,7 @@ from qr.codes import is_valid_code
 from webapp.domain.people import mask_phone
 from webapp.errors import Gone, NotFound
 from webapp.extensions import db
+from webapp.reads import read_connection
 from webapp.models import (
     OPEN_STATUSES,
     Building,
@@ -414,15 +415,6 @@ def open_reports(building_id: int) -> list[dict]:
     return [_open_report(r) for r in rows]
 
 
-def _read_connection():
-    """A pooled connection for the scan's reads, outside the session's transaction."""
-    engine = db.engine
-    if engine.dialect.name == "postgresql":
-        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    # SQLite: toggling autocommit costs a PRAGMA on return to the pool; a plain read is cheaper.
-    return engine.connect()
-
-
 def scan(code: str) -> dict:
     """Everything a scan of a building's code shows, per the contract.
 
@@ -431,7 +423,7 @@ def scan(code: str) -> dict:
     """
     if not is_valid_code(code):
         raise _code_not_found()
-    with _read_connection() as conn:
+    with read_connection() as conn:
         rows = conn.execute(_SCAN, {"code": code}).all()
         if not rows:
             raise _code_not_found()
