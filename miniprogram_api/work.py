@@ -6,7 +6,6 @@ from datetime import timezone
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import Integer, bindparam, select
 
 from miniprogram_api.fields import local_time
 from miniprogram_api.pagination import PageArgs, page
@@ -15,7 +14,6 @@ from miniprogram_api.schemas.tickets import TicketPageSchema, WorkQueryArgs
 from miniprogram_api.security import current_actor
 from webapp.domain import tickets
 from webapp.extensions import db
-from webapp.models import Ticket
 from webapp.reads import DriverQuery, read_connection
 
 blp = Blueprint("work", __name__, url_prefix="/api/v1/work", description="网格员工作台")
@@ -71,7 +69,7 @@ def _page_query(actor, *, cursor, limit: int, **filters) -> tuple[_PageQuery, di
     if query is None:
         if len(_queries) >= _MAX_STATEMENTS:  # shapes are few; never grow without bound
             _queries.clear()
-        query = _queries[shape] = _PageQuery(_page_statement(tickets.work_queue_ids_bound(shape)))
+        query = _queries[shape] = _PageQuery(tickets.work_queue_page_bound(shape, SUMMARY_COLUMNS))
     return query, params
 
 
@@ -79,19 +77,7 @@ _queries: dict[tuple, _PageQuery] = {}
 _MAX_STATEMENTS = 500
 
 
-def _page_statement(ids):
-    """One statement for a page: the tickets among `ids`, newest first, the first ROWS of
-    them, in SUMMARY_COLUMNS; the names of their places, categories, units and
-    assignees come from webapp.domain.names (per process), not from joins."""
-    return (
-        select(*SUMMARY_COLUMNS)
-        .where(Ticket.id.in_(ids))
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-        .limit(bindparam(tickets.ROWS, type_=Integer()))
-    )
-
-
-_CREATED_AT = [c.key for c in SUMMARY_COLUMNS].index("created_at")  # in a row of _page_statement
+_CREATED_AT = [c.key for c in SUMMARY_COLUMNS].index("created_at")  # in a row of a page
 
 
 def _cursor_key(row) -> tuple:

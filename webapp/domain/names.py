@@ -4,6 +4,8 @@ A page of tickets carries ids; their names come from here: one query per kind fo
 seen in the last SCAN_CACHE_SECONDS (0: every call reads), none once a process has seen them.
 Places, units and categories change by import only; a renamed person or a changed staff role
 shows in lists within SCAN_CACHE_SECONDS (single tickets, with their timeline, read them too).
+They are read on a connection of their own (webapp.reads.read_connection), outside the
+session's transaction: committed names, and on PostgreSQL no BEGIN and COMMIT around them.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from webapp.domain.people import assignee_label
-from webapp.extensions import db
+from webapp.reads import read_connection
 from webapp.models import Building, Category, Community, Grid, Person, StaffAssignment, Unit
 
 _MAX_ENTRIES = 200_000  # per kind; beyond it a kind starts again empty
@@ -24,7 +26,7 @@ _MAX_ENTRIES = 200_000  # per kind; beyond it a kind starts again empty
 class _Kind:
     """id → (when read, value) for one kind of name, with the query that reads missing ids."""
 
-    def __init__(self, read: Callable[[set], dict]):
+    def __init__(self, read: Callable[[object, set], dict]):
         self._read = read
         self._entries: dict = {}
         self._lock = threading.Lock()
@@ -43,7 +45,8 @@ class _Kind:
             else:
                 missing.add(key)
         if missing:
-            read = self._read(missing)
+            with read_connection() as connection:  # outside the session: no transaction
+                read = self._read(connection, missing)
             found.update(read)
             if ttl > 0:
                 with self._lock:
@@ -57,8 +60,8 @@ class _Kind:
             self._entries.clear()
 
 
-def _read_buildings(ids: set) -> dict:
-    rows = db.session.execute(
+def _read_buildings(connection, ids: set) -> dict:
+    rows = connection.execute(
         select(Building.id, Building.name, Building.address, Community.name, Grid.name)
         .join(Grid, Grid.id == Building.grid_id)
         .join(Community, Community.id == Grid.community_id)
@@ -71,18 +74,18 @@ def _read_buildings(ids: set) -> dict:
     }
 
 
-def _read_units(ids: set) -> dict:
-    return dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
+def _read_units(connection, ids: set) -> dict:
+    return dict(connection.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
 
 
-def _read_categories(ids: set) -> dict:
-    rows = db.session.execute(select(Category.id, Category.code, Category.name).where(Category.id.in_(ids)))
+def _read_categories(connection, ids: set) -> dict:
+    rows = connection.execute(select(Category.id, Category.code, Category.name).where(Category.id.in_(ids)))
     return {cid: (code, name) for cid, code, name in rows}
 
 
-def _read_assignees(ids: set) -> dict:
+def _read_assignees(connection, ids: set) -> dict:
     """Name and narrowest staff role (people.assignee_label) of each person."""
-    rows = db.session.execute(
+    rows = connection.execute(
         select(Person.id, Person.name, StaffAssignment.role)
         .outerjoin(StaffAssignment, StaffAssignment.person_id == Person.id)
         .where(Person.id.in_(ids))

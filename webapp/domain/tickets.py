@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, bindparam, or_, select, text, tuple_, union_all
+from sqlalchemy import Integer, bindparam, or_, select, text, tuple_, union
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -104,7 +104,7 @@ def _apply(ticket: Ticket, action: Action, actor: Actor, given: ActionInput) -> 
 def work_queue_query(actor: Actor, *, status=None, overdue=None, category=None, kind=None):
     """The tickets in the caller's scope, decided by the server from their roles: one
     condition for the whole scope (counts, any order). A page of the queue newest first is
-    read part by part instead: work_queue_bound / work_queue_ids_bound."""
+    read part by part instead: work_queue_bound / work_queue_page_bound."""
     _check_staff(actor)
     filters = _queue_filters(status, overdue, category or None, kind, paged=False)
     return select(Ticket).where(access.staff_scope_clause(actor), *filters)
@@ -112,11 +112,11 @@ def work_queue_query(actor: Actor, *, status=None, overdue=None, category=None, 
 
 # A page of the queue as a statement to keep and reuse: work_queue_bound() gives the shape of
 # the caller's page (the kinds of their scope's parts and the filters used) and the values of
-# its bind parameters; work_queue_ids_bound(shape) selects, with those parameters, the ids of
+# its bind parameters; work_queue_page_bound(shape, columns) selects, with those parameters,
 # at most limit + 1 tickets per part of the scope after the cursor, newest first: each part
 # is read by an ordered index scan that stops there (the open-ticket partial indexes), and
-# the newest limit + 1 of these ids are the page. Every grid worker's first page is one
-# statement, built once.
+# the newest limit + 1 of their union (a ticket in two parts once) are the page. Every grid
+# worker's first page is one statement, built once.
 ROWS = "rows"  # the bind parameter of the number of rows to read: the page's size + 1
 
 
@@ -130,7 +130,7 @@ def work_queue_bound(
     category=None,
     kind=None,
 ) -> tuple[tuple, dict]:
-    """(shape, parameters) of work_queue_ids_bound for this page of the caller's queue."""
+    """(shape, parameters) of work_queue_page_bound for this page of the caller's queue."""
     _check_staff(actor)
     parts = access.scope_part_values(actor)
     params: dict = {ROWS: limit + 1}
@@ -153,9 +153,10 @@ def work_queue_bound(
     return shape, params
 
 
-def work_queue_ids_bound(shape: tuple):
-    """The ids of a page's candidates for every page of this shape (work_queue_bound), values
-    left to bind parameters; the bind parameter ROWS is the number of rows to read."""
+def work_queue_page_bound(shape: tuple, columns):
+    """The tickets of a page, newest first, as `columns` (of Ticket, with created_at and id),
+    for every page of this shape (work_queue_bound), values left to bind parameters; the bind
+    parameter ROWS is the number of rows to read."""
     part_kinds, status, overdue, category, kind, cursor, arrays = shape
     parts = []
     for index, part in enumerate(part_kinds):
@@ -175,24 +176,24 @@ def work_queue_ids_bound(shape: tuple):
             bindparam("cursor_at", type_=Ticket.created_at.type),
             bindparam("cursor_id", type_=Ticket.id.type),
         )
-    return _queue_ids(parts, cursor or None, bindparam(ROWS, type_=Integer()), filters)
+    return _queue_page(parts, cursor or None, bindparam(ROWS, type_=Integer()), filters, columns)
 
 
-def _queue_ids(parts: list[tuple[str, object]], cursor, rows, filters: list):
-    """The ids of at most `rows` tickets per part after the cursor, newest first."""
+def _queue_page(parts: list[tuple[str, object]], cursor, rows, filters: list, columns):
+    """The newest `rows` tickets after the cursor among the newest `rows` of each part."""
     if cursor:
         filters = [*filters, tuple_(Ticket.created_at, Ticket.id) < tuple_(*cursor)]
-    subqueries = [
-        select(Ticket.id)
-        .where(access.scope_part_condition(part, value), *filters)
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-        .limit(rows)
-        .subquery()
+    newest = (Ticket.created_at.desc(), Ticket.id.desc())
+    selects = [
+        select(*columns).where(access.scope_part_condition(part, value), *filters).order_by(*newest).limit(rows)
         for part, value in parts
     ]
-    if len(subqueries) == 1:
-        return select(subqueries[0].c.id)
-    return union_all(*(select(subquery.c.id) for subquery in subqueries))
+    if len(selects) == 1:
+        return selects[0]
+    # Each part as a subquery (SQLite allows no LIMIT in a compound's members); UNION, not
+    # UNION ALL: a ticket in two parts (the worker's grid and assigned to them) shows once.
+    merged = union(*(select(*part.subquery().c) for part in selects)).subquery()
+    return select(*merged.c).order_by(merged.c.created_at.desc(), merged.c.id.desc()).limit(rows)
 
 
 def _check_staff(actor: Actor) -> None:
