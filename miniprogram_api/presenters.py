@@ -31,10 +31,11 @@ _STATUS_LABELS = {status.value: label for status, label in STATUS_LABELS.items()
 _NAMED = {"categories": 14, "units": 15, "buildings": 16, "assignees": 17}
 
 
-def names_for(rows) -> dict:
+def names_for(rows, connection=None) -> dict:
     """The names the summaries of these rows (of SUMMARY_COLUMNS) show, by kind and id: at
-    most one query per kind for what the process has not seen lately."""
-    return {kind: getattr(names, kind).get(row[i] for row in rows) for kind, i in _NAMED.items()}
+    most one query per kind for what the process has not seen lately (on `connection`, a
+    webapp.reads.read_connection, if given)."""
+    return {kind: getattr(names, kind).get((row[i] for row in rows), connection) for kind, i in _NAMED.items()}
 
 
 def summary_of(row, shown: dict, when=as_is) -> dict:

@@ -13,8 +13,7 @@ from miniprogram_api.presenters import SUMMARY_COLUMNS, as_is, names_for, summar
 from miniprogram_api.schemas.tickets import TicketPageSchema, WorkQueryArgs
 from miniprogram_api.security import current_actor
 from webapp.domain import tickets
-from webapp.extensions import db
-from webapp.reads import DriverQuery, read_connection
+from webapp.reads import ReadQuery, read_connection
 
 blp = Blueprint("work", __name__, url_prefix="/api/v1/work", description="网格员工作台")
 
@@ -47,35 +46,18 @@ def queue_statement(actor, *, cursor, limit: int, **filters):
     return query.statement, params
 
 
-class _PageQuery:
-    """The statement of one shape of page, and how it is read: on PostgreSQL outside the
-    session's transaction, on psycopg itself (webapp.reads); on SQLite on the session."""
-
-    def __init__(self, statement):
-        self.statement = statement
-        dialect = db.engine.dialect
-        self._driver = DriverQuery(statement, dialect) if dialect.name == "postgresql" else None
-
-    def rows(self, params: dict) -> list:
-        if self._driver is None:
-            return db.session.connection().execute(self.statement, params).all()
-        with read_connection() as connection:
-            return self._driver.rows(connection, params)
-
-
-def _page_query(actor, *, cursor, limit: int, **filters) -> tuple[_PageQuery, dict]:
+def _page_query(actor, *, cursor, limit: int, **filters) -> tuple[ReadQuery, dict]:
     shape, params = tickets.work_queue_bound(actor, cursor=cursor, limit=limit, **filters)
     query = _queries.get(shape)
     if query is None:
         if len(_queries) >= _MAX_STATEMENTS:  # shapes are few; never grow without bound
             _queries.clear()
-        query = _queries[shape] = _PageQuery(tickets.work_queue_page_bound(shape, SUMMARY_COLUMNS))
+        query = _queries[shape] = ReadQuery(tickets.work_queue_page_bound(shape, SUMMARY_COLUMNS))
     return query, params
 
 
-_queries: dict[tuple, _PageQuery] = {}
+_queries: dict[tuple, ReadQuery] = {}
 _MAX_STATEMENTS = 500
-
 
 _CREATED_AT = [c.key for c in SUMMARY_COLUMNS].index("created_at")  # in a row of a page
 
@@ -89,8 +71,11 @@ def queue_page(actor, *, cursor, limit: int, when=as_is, **filters) -> dict:
     """One page of the caller's queue, newest first: {"items", "next_cursor"}, items as
     TicketPresenter.summary shows them, timestamps formatted by `when` (datetimes by
     default: the console formats them itself; the API passes local_time). One statement, and
-    the names the process has not seen lately (webapp.domain.names)."""
+    the names the process has not seen lately (webapp.domain.names), on a connection outside
+    the session's transaction (webapp.reads)."""
     query, params = _page_query(actor, cursor=cursor, limit=limit, **filters)
-    rows, next_cursor = page(query.rows(params), limit, _cursor_key)
-    shown = names_for(rows)
+    # Outside the session's transaction: on PostgreSQL one round trip in autocommit.
+    with read_connection() as connection:
+        rows, next_cursor = page(query.rows(connection, params), limit, _cursor_key)
+        shown = names_for(rows, connection)
     return {"items": [summary_of(row, shown, when) for row in rows], "next_cursor": next_cursor}

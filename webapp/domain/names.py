@@ -14,11 +14,11 @@ import time
 from typing import Callable, Iterable
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 
 from webapp.domain.people import assignee_label
-from webapp.reads import read_connection
-from webapp.models import Building, Category, Community, Grid, Person, StaffAssignment, Unit
+from webapp.models import Building, Category, Community, Grid, Person, Role, StaffAssignment, Unit
+from webapp.reads import ReadQuery, among, read_connection
 
 _MAX_ENTRIES = 200_000  # per kind; beyond it a kind starts again empty
 
@@ -26,12 +26,16 @@ _MAX_ENTRIES = 200_000  # per kind; beyond it a kind starts again empty
 class _Kind:
     """id → (when read, value) for one kind of name, with the query that reads missing ids."""
 
-    def __init__(self, read: Callable[[object, set], dict]):
-        self._read = read
+    def __init__(self, build: Callable[[str], object], shape: Callable[[list], dict]):
+        self._build = build  # dialect name → the statement reading the rows of the ids
+        self._shape = shape  # those rows → {id: value}
+        self._queries: dict[str, ReadQuery] = {}
         self._entries: dict = {}
         self._lock = threading.Lock()
 
-    def get(self, ids: Iterable) -> dict:
+    def get(self, ids: Iterable, connection=None) -> dict:
+        """The names of these ids (None skipped); those missing are read on `connection` (a
+        webapp.reads.read_connection) or on one of their own."""
         ttl = float(current_app.config["SCAN_CACHE_SECONDS"])
         now = time.monotonic()
         found, missing = {}, set()
@@ -45,8 +49,7 @@ class _Kind:
             else:
                 missing.add(key)
         if missing:
-            with read_connection() as connection:  # outside the session: no transaction
-                read = self._read(connection, missing)
+            read = self._read(missing, connection)
             found.update(read)
             if ttl > 0:
                 with self._lock:
@@ -55,18 +58,31 @@ class _Kind:
                     entries.update((key, (now, value)) for key, value in read.items())
         return found
 
+    def _read(self, ids: set, connection) -> dict:
+        if connection is None:
+            with read_connection() as connection:
+                return self._read(ids, connection)
+        dialect = connection.dialect.name
+        query = self._queries.get(dialect)
+        if query is None:
+            query = self._queries[dialect] = ReadQuery(self._build(dialect))
+        return self._shape(query.rows(connection, {"ids": list(ids)}))
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
 
 
-def _read_buildings(connection, ids: set) -> dict:
-    rows = connection.execute(
+def _buildings(dialect: str):
+    return (
         select(Building.id, Building.name, Building.address, Community.name, Grid.name)
         .join(Grid, Grid.id == Building.grid_id)
         .join(Community, Community.id == Grid.community_id)
-        .where(Building.id.in_(ids))
+        .where(among(Building.id, dialect))
     )
+
+
+def _building_names(rows) -> dict:
     # The keys in the order of schemas.places.BuildingSchema.
     return {
         row[0]: {"id": row[0], "name": row[1], "address": row[2], "community": row[3], "grid": row[4]}
@@ -74,34 +90,40 @@ def _read_buildings(connection, ids: set) -> dict:
     }
 
 
-def _read_units(connection, ids: set) -> dict:
-    return dict(connection.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
+def _units(dialect: str):
+    return select(Unit.id, Unit.name).where(among(Unit.id, dialect))
 
 
-def _read_categories(connection, ids: set) -> dict:
-    rows = connection.execute(select(Category.id, Category.code, Category.name).where(Category.id.in_(ids)))
-    return {cid: (code, name) for cid, code, name in rows}
+def _categories(dialect: str):
+    return select(Category.id, Category.code, Category.name).where(among(Category.id, dialect))
 
 
-def _read_assignees(connection, ids: set) -> dict:
-    """Name and narrowest staff role (people.assignee_label) of each person."""
-    rows = connection.execute(
-        select(Person.id, Person.name, StaffAssignment.role)
+def _category_names(rows) -> dict:
+    return {category_id: (code, name) for category_id, code, name in rows}
+
+
+def _assignees(dialect: str):
+    return (
+        select(Person.id, Person.name, type_coerce(StaffAssignment.role, String))
         .outerjoin(StaffAssignment, StaffAssignment.person_id == Person.id)
-        .where(Person.id.in_(ids))
-    ).all()
+        .where(among(Person.id, dialect))
+    )
+
+
+def _assignee_names(rows) -> dict:
+    """Name and narrowest staff role (people.assignee_label) of each person."""
     names: dict[str, str] = {}
     roles: dict[str, set] = {}
     for person_id, name, role in rows:
         names[person_id] = name
-        roles.setdefault(person_id, set()).add(role)
+        roles.setdefault(person_id, set()).add(role and Role(role))
     return {person_id: assignee_label(name, roles[person_id]) for person_id, name in names.items()}
 
 
-buildings = _Kind(_read_buildings)  # id → {"id", "name", "address", "community", "grid"}
-units = _Kind(_read_units)  # id → name
-categories = _Kind(_read_categories)  # id → (code, name)
-assignees = _Kind(_read_assignees)  # person id → {"role", "name"}
+buildings = _Kind(_buildings, _building_names)  # id → {"id", "name", "address", "community", "grid"}
+units = _Kind(_units, dict)  # id → name
+categories = _Kind(_categories, _category_names)  # id → (code, name)
+assignees = _Kind(_assignees, _assignee_names)  # person id → {"role", "name"}
 
 
 def clear() -> None:
