@@ -5,25 +5,27 @@ contacts, categories) is kept per process for SCAN_CACHE_SECONDS (per building, 
 for the category list: see _StaticCache); whether the code is still active and which tickets
 are open are read on every scan, in one query.
 
-The scan path reads through Core statements built once at import (their compiled form is
-cached by SQLAlchemy) on a connection of its own rather than through the ORM session: the
-session's unit of work, identity map and per-call statement building cost several times the
-database's own work here (see bench/run.py). On PostgreSQL that connection is in autocommit,
-which saves the BEGIN and ROLLBACK round trips of a read-only request.
+The scan path reads through Core statements built once at import on a connection of its own
+(webapp.reads) rather than through the ORM session: the session's unit of work, identity map
+and per-call statement building cost several times the database's own work here (see
+bench/run.py). On PostgreSQL that connection is in autocommit, which saves the BEGIN and
+ROLLBACK round trips of a read-only request, and the scan's one statement runs on psycopg
+itself (ReadQuery).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timezone
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, literal_column, select
+from sqlalchemy import String, and_, bindparam, literal_column, select, type_coerce
 
 from qr.codes import is_valid_code
 from webapp.domain.people import mask_phone
 from webapp.errors import Gone, NotFound
 from webapp.extensions import db
-from webapp.reads import read_connection
+from webapp.reads import ReadQuery, read_connection
 from webapp.models import (
     OPEN_STATUSES,
     Building,
@@ -365,16 +367,9 @@ _OPEN_REPORT_COLUMNS = (
     _tickets.c.number,
     _categories.c.name.label("category"),
     _tickets.c.description,
-    _tickets.c.status,
+    type_coerce(_tickets.c.status, String).label("status"),  # its value, as every driver reads it
     _tickets.c.created_at,
     _tickets.c.me_too_count,
-)
-_OPEN_REPORTS = (
-    select(*_OPEN_REPORT_COLUMNS)
-    .join(_categories, _categories.c.id == _tickets.c.category_id)
-    .where(_tickets.c.building_id == bindparam("building_id"), _PUBLIC_OPEN_REPORT)
-    .order_by(_tickets.c.created_at.desc())
-    .limit(OPEN_TICKETS_SHOWN)
 )
 # The code, whether it is revoked, and the open reports at its building, in one statement:
 # one row per open report (newest first), or a single row with null ticket columns when there
@@ -397,38 +392,38 @@ _SCAN = (
 )
 
 
+_SCAN_QUERY = ReadQuery(_SCAN)
+
+
 def _open_report(row) -> dict:
+    """An open report of a row of _SCAN as the public may see it: no reporter, never a wish."""
+    _building_id, _revoked_at, ticket_id, number, category, description, status, created_at, me_too = row
     return {
-        "id": row.id,
-        "number": row.number,
-        "category": row.category,
-        "summary": row.description[:SUMMARY_LENGTH],
-        "status": row.status.value,
-        "created_at": row.created_at,
-        "me_too_count": row.me_too_count,
+        "id": ticket_id,
+        "number": number,
+        "category": category,
+        "summary": description[:SUMMARY_LENGTH],
+        "status": status,
+        "created_at": created_at.astimezone(timezone.utc),  # whatever the session's time zone
+        "me_too_count": me_too,
     }
-
-
-def open_reports(building_id: int) -> list[dict]:
-    """Open reports at a building as the public may see them: no reporter, never a wish."""
-    rows = db.session.connection().execute(_OPEN_REPORTS, {"building_id": building_id})
-    return [_open_report(r) for r in rows]
 
 
 def scan(code: str) -> dict:
     """Everything a scan of a building's code shows, per the contract.
 
-    The same content as the building's static part plus open_reports(), with created_at as
-    an aware UTC datetime. Raises NotFound (unknown code) or Gone (revoked code).
+    The same content as the building's static part plus its open reports (newest first, at
+    most OPEN_TICKETS_SHOWN), with created_at as an aware UTC datetime. Raises NotFound
+    (unknown code) or Gone (revoked code).
     """
     if not is_valid_code(code):
         raise _code_not_found()
     with read_connection() as conn:
-        rows = conn.execute(_SCAN, {"code": code}).all()
+        rows = _SCAN_QUERY.rows(conn, {"code": code})
         if not rows:
             raise _code_not_found()
-        if rows[0].revoked_at is not None:
+        building_id, revoked_at = rows[0][0], rows[0][1]
+        if revoked_at is not None:
             raise _code_revoked()
-        building_id = rows[0].building_id
         static = static_cache.get(building_id, current_app.config["SCAN_CACHE_SECONDS"], conn)
-    return {**static, "open_tickets": [_open_report(r) for r in rows if r.id is not None]}
+    return {**static, "open_tickets": [_open_report(r) for r in rows if r[2] is not None]}
