@@ -79,4 +79,9 @@ class _DriverQuery:
         for name, processor in self._processors:
             values[name] = processor(values[name])
         driver = connection.connection.driver_connection
-        return driver.execute(self.sql, values, prepare=True).fetchall()
+        try:
+            return driver.execute(self.sql, values, prepare=True).fetchall()
+        except Exception:
+            if driver.broken:  # the server went away: the pool must not hand it out again
+                connection.invalidate()
+            raise

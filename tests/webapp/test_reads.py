@@ -1,0 +1,102 @@
+"""webapp.reads: reads outside the session's transaction; on PostgreSQL run on psycopg itself
+with SQLAlchemy's parameter conversions, and a connection lost on the way is not reused."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import make_registry
+from webapp.extensions import db
+from webapp.models import Building, Ticket
+from webapp.reads import ReadQuery, among, read_connection
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def registry(app_ctx):
+    return make_registry()
+
+
+def _buildings(dialect: str):
+    return (
+        sa.select(Building.id, Building.name)
+        .where(among(Building.id, dialect))
+        .order_by(Building.id)
+    )
+
+
+def test_rows_of_the_ids_asked_whatever_their_number(registry):
+    buildings = registry.buildings
+    with read_connection() as connection:
+        query = ReadQuery(_buildings(connection.dialect.name))
+        for count in (1, 2, len(buildings)):
+            wanted = buildings[:count]
+            rows = query.rows(connection, {"ids": [b.id for b in wanted]})
+            assert [tuple(r) for r in rows] == [(b.id, b.name) for b in wanted]
+        assert query.rows(connection, {"ids": []}) == []
+
+
+def test_parameters_are_converted_as_sqlalchemy_would(registry):
+    """A bound timestamp goes through UTCDateTime (a naive one is refused; psycopg alone would
+    take it), and comes back as the same instant."""
+    query = ReadQuery(sa.select(sa.bindparam("at", type_=Ticket.created_at.type)))
+    local = datetime(2026, 11, 22, 16, 30, 5, 123456, tzinfo=SHANGHAI)
+    with read_connection() as connection:
+        (back,), = query.rows(connection, {"at": local})
+        assert back == local and back.utcoffset() is not None
+        with pytest.raises(Exception, match="naive"):
+            query.rows(connection, {"at": datetime(2026, 11, 22, 8, 30)})
+        with pytest.raises(sa.exc.SQLAlchemyError, match="required"):
+            query.rows(connection, {})
+
+
+def test_reads_see_committed_rows_only(registry):
+    building = registry.buildings[0]
+    building.name = "未提交的名字"
+    db.session.flush()  # the session's transaction holds it; a read connection does not
+    with read_connection() as connection:
+        rows = ReadQuery(_buildings(connection.dialect.name)).rows(connection, {"ids": [building.id]})
+    assert rows[0][1] != "未提交的名字"
+    db.session.rollback()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_in_autocommit_past_sqlalchemy_events(registry):
+    executed = []
+    ids = {"ids": [registry.buildings[0].id]}
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        executed.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with read_connection() as connection:
+            rows = ReadQuery(_buildings("postgresql")).rows(connection, ids)
+            driver = connection.connection.driver_connection
+            assert driver.autocommit
+            assert driver.info.transaction_status.name == "IDLE"  # no transaction left open
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert len(rows) == 1 and executed == []
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_during_a_read_is_not_handed_out_again(registry):
+    query = ReadQuery(_buildings("postgresql"))
+    ids = {"ids": [registry.buildings[0].id]}
+    with read_connection() as connection:
+        query.rows(connection, ids)
+        pid = connection.connection.driver_connection.info.backend_pid
+        with db.engine.connect() as admin:
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.commit()
+        with pytest.raises(Exception):
+            query.rows(connection, ids)
+        assert connection.invalidated
+    with read_connection() as connection:  # a fresh connection from the pool
+        assert connection.connection.driver_connection.info.backend_pid != pid
+        assert len(query.rows(connection, ids)) == 1
