@@ -19,10 +19,9 @@ def local_time(value: datetime | None) -> datetime | None:
 
 def local_iso(value: datetime | None) -> str | None:
     """A UTC timestamp as the API shows it: Asia/Shanghai, ISO 8601 with its offset (the one
-    formatting of LocalDateTime, also used by responses serialized without a schema)."""
-    if value is None:
-        return None
-    return value.astimezone(SHANGHAI).isoformat()
+    formatting of LocalDateTime)."""
+    local = local_time(value)
+    return None if local is None else local.isoformat()
 
 
 class LocalDateTime(fields.DateTime):

@@ -41,7 +41,7 @@ def names_for(rows, connection=None) -> dict:
 def summary_of(row, shown: dict, when=as_is) -> dict:
     """A ticket as lists show it (TicketSchema's fields, in its order) from a row of
     SUMMARY_COLUMNS and the names of `shown` (names_for); `when` formats the timestamps
-    (local_iso for a response made without the schema)."""
+    (fields.local_time for a response made without the schema)."""
     (
         ticket_id, number, kind, status, description, level, due_at, accept_due_at, is_overdue,
         created_at, me_too_count, rating, anonymous, version, category_id, unit_id, building_id,

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from miniprogram_api.fields import SHANGHAI, LocalDateTime
+from miniprogram_api.fields import LocalDateTime, local_time
 from miniprogram_api.schemas.places import BuildingSchema
 from webapp.domain import registry
 
@@ -46,13 +46,13 @@ class ScanSchema(Schema):
 
 def _scan_json(view: dict) -> dict:
     """ScanSchema's dump of a registry.scan() result, done by hand: the static part is already
-    plain JSON values with exactly the schema's fields; only created_at needs LocalDateTime.
-    Keep in step with ScanSchema, which still documents the response in the OpenAPI file."""
+    plain JSON values with exactly the schema's fields; created_at goes in Asia/Shanghai, which
+    the app's JSON writer writes as LocalDateTime does. Keep in step with ScanSchema, which
+    still documents the response in the OpenAPI file."""
     return {
         **view,
         "open_tickets": [
-            {**ticket, "created_at": ticket["created_at"].astimezone(SHANGHAI).isoformat()}
-            for ticket in view["open_tickets"]
+            {**ticket, "created_at": local_time(ticket["created_at"])} for ticket in view["open_tickets"]
         ],
     }
 

@@ -5,7 +5,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from miniprogram_api.fields import local_iso
+from miniprogram_api.fields import local_time
 from miniprogram_api.pagination import PageArgs, newest_first, page
 from miniprogram_api.presenters import TicketPresenter
 from miniprogram_api.schemas.tickets import (
@@ -64,7 +64,7 @@ class TicketCollection(MethodView):
             presenter.remember(filed.ticket, filed.names)
         # Before commit (no reload of the ticket), already in the contract's shape (what
         # TicketSchema would dump): flask-smorest passes a Response through.
-        view = current_app.json.response(presenter.summary(filed.ticket, when=local_iso))
+        view = current_app.json.response(presenter.summary(filed.ticket, when=local_time))
         db.session.commit()
         return view, 201 if filed.created else 200
 

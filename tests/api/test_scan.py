@@ -16,7 +16,7 @@ def registry(app_ctx):
 
 def _make_ticket(registry, building, category, kind=TicketKind.REPORT, status=TicketStatus.DISPATCHED, **kw):
     ticket = Ticket(
-        number=f"JY-20261122-{len(building.name):04d}{kind.value[:1]}{status.value[:2]}",
+        number=kw.pop("number", f"JY-20261122-{len(building.name):04d}{kind.value[:1]}{status.value[:2]}"),
         kind=kind,
         status=status,
         category_id=category.id,
@@ -67,6 +67,27 @@ def test_scan_lists_open_reports_but_never_wishes_or_reporters(client, registry)
     assert shown["category"] == "楼道照明"
     assert shown["me_too_count"] == 3
     assert shown["created_at"].endswith("+08:00")
+
+
+def test_scan_body_is_what_its_schema_would_write(app, client, registry):
+    """The view skips marshmallow (miniprogram_api/scan.py): its body is byte for byte
+    ScanSchema's dump of the same scan, timestamps with and without microseconds included."""
+    from datetime import datetime, timezone
+
+    from miniprogram_api.scan import ScanSchema
+    from webapp.domain import registry as places
+
+    building = registry.buildings[0]
+    for n, micro in enumerate((123456, 0, 120000)):
+        _make_ticket(
+            registry, building, registry.categories["light"], me_too_count=n, number=f"JY-20261122-{n:04d}",
+            description=f"第{n}盏灯不亮", created_at=datetime(2026, 11, 22, 8, n, 5, micro, tzinfo=timezone.utc),
+        )
+    code = registry.codes[building.id]
+    response = client.get(f"/api/v1/scan/{code}")
+    expected = ScanSchema().dump(places.scan(code))
+    assert len(expected["open_tickets"]) == 3
+    assert response.get_data() == app.json.response(expected).get_data()
 
 
 @pytest.mark.parametrize("code", ["unknownCode123", "中文", "x" * 33, "a%20b"])
