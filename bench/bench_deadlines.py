@@ -1,4 +1,4 @@
-"""Benchmark of the deadline command (webapp.domain.escalation.run_deadlines) over 1M open tickets.
+"""Benchmark of the deadline command (webapp.tickets.deadline_sweep.run_deadlines) over 1M open tickets.
 
     .venv/bin/python bench/bench_deadlines.py                 # 1,000,000 tickets, PostgreSQL
     .venv/bin/python bench/bench_deadlines.py --tickets 200000 --backlog-minutes 60
@@ -240,8 +240,8 @@ def measure(url: str, tickets: int) -> list[str]:
     """Run the command twice at NOW on the filled database; one line per run."""
     from webapp import create_app
     from webapp.config import Config
-    from webapp.domain.escalation import run_deadlines
     from webapp.extensions import db
+    from webapp.tickets.deadline_sweep import run_deadlines
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={})
     lines = []

@@ -188,14 +188,14 @@ def explain(ctx: Context, url: str, tokens_file: Path) -> list[str]:
 
 
 def _explain_child(url: str, tokens_file: str) -> None:
+    from miniprogram_api.pagination import DEFAULT_LIMIT
     from webapp import create_app
     from webapp.config import Config
-    from webapp.domain.actors import load_actor
-    from webapp.domain.auth import hash_token
     from webapp.extensions import db
-    from webapp.models import AuthSession
-    from miniprogram_api.pagination import DEFAULT_LIMIT
-    from miniprogram_api.work import queue_statement
+    from webapp.people.actors import load_actor
+    from webapp.people.auth import hash_token
+    from webapp.people.models import AuthSession
+    from webapp.tickets.queue import queue_statement
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={})
     wanted = {"grid_worker": None, "community_staff": None, "professional": None}

@@ -9,7 +9,7 @@ the same gunicorn configuration, in the same run, on PostgreSQL with durable com
 
 A scratch database gets the benchmark registry (bench/dataset.py: 105 grids, ~5,000 buildings,
 the matrix, a few thousand tickets) and 2,000 residents, each with a live session (minted with
-webapp.domain.auth.start_session, in a child process). Two servers under the same gunicorn
+webapp.people.auth.start_session, in a child process). Two servers under the same gunicorn
 arguments, three sides:
 
   bare    bench/bare_insert_app.py: POST /bare/tickets inserts one row and commits
@@ -152,10 +152,11 @@ def _mint_child(url: str, out: str, residents: int, roles: list[str]) -> None:
     import sqlalchemy as sa
 
     from webapp import create_app
+    from webapp.columns import new_id, utcnow
     from webapp.config import Config
-    from webapp.domain.auth import start_session
     from webapp.extensions import db
-    from webapp.models import Person, Role, StaffAssignment, new_id, utcnow
+    from webapp.people.auth import start_session
+    from webapp.people.models import Person, Role, StaffAssignment
 
     app = create_app(Config, SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={})
     lines = []

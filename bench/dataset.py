@@ -108,8 +108,8 @@ def _migrated_table(model_table: sa.Table, present: set[str]) -> tuple[sa.Table,
 def build(shape: Shape | None = None) -> Built:
     """Fill the (migrated, empty) database of the current app context. Returns the codes."""
     from qr.codes import new_code
+    from webapp.columns import new_id
     from webapp.extensions import db
-    from webapp.models import new_id
 
     shape = shape or Shape()
     rng = random.Random(shape.seed)

@@ -4,7 +4,7 @@ Exactly `webapp.create_app()` (APP_ENV=production from the environment), except 
 BENCH_ENGINE_OPTIONS (JSON, from run.py --engine-options) is merged into the configured
 SQLALCHEMY_ENGINE_OPTIONS, to measure pool settings. With
 BENCH_PREFILL_CODES=<file> it first scans every code of the file once through the real
-registry.scan, in gunicorn's master before the workers fork (hence --preload), so that every
+scan.scan, in gunicorn's master before the workers fork (hence --preload), so that every
 worker starts with each building's static part in its per-process cache; the engine's pool is
 then emptied so that no connection is shared across the fork.
 """
@@ -26,13 +26,13 @@ app = create_app(**_overrides)
 
 _prefill = os.environ.get("BENCH_PREFILL_CODES")
 if _prefill:
-    from webapp.domain import registry
     from webapp.extensions import db
+    from webapp.registry import scan
 
     with app.app_context():
         with open(_prefill) as codes:
             for line in codes:
                 if line.strip():
-                    registry.scan(line.strip())
+                    scan.scan(line.strip())
         db.session.remove()
         db.engine.dispose()

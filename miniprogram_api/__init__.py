@@ -1,4 +1,4 @@
-"""The JSON API of the mini-program contract: thin views over webapp.domain.
+"""The JSON API of the mini-program contract: thin views over the feature packages of webapp.
 
 Views declare their request schemas as instances (`@blp.arguments(TicketCreateSchema())`):
 given a class, webargs builds a new schema, deep-copying its fields, on every request.
@@ -11,7 +11,15 @@ from flask_smorest import Api
 
 def register(api: Api, app: Flask) -> None:
     from miniprogram_api import (
-        auth, bindings, patrols, riders, scan, subscriptions, tickets, uploads, work,
+        auth,
+        bindings,
+        patrols,
+        riders,
+        scan,
+        subscriptions,
+        tickets,
+        uploads,
+        work,
     )
     from miniprogram_api.security import register_security_scheme
 

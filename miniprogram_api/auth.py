@@ -11,8 +11,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from miniprogram_api.security import bearer_token, login_required
-from webapp.domain import auth
 from webapp.extensions import db
+from webapp.people import auth
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录")
 

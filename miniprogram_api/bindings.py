@@ -7,8 +7,8 @@ from marshmallow import Schema, fields, validate
 
 from miniprogram_api.fields import LocalDateTime
 from miniprogram_api.security import current_actor, login_required
-from webapp.domain import auth, bindings
 from webapp.extensions import db
+from webapp.people import auth, bindings
 
 blp = Blueprint("bindings", __name__, url_prefix="/api/v1", description="工作人员微信绑定")
 

@@ -11,11 +11,11 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from miniprogram_api.fields import LocalDateTime
 from miniprogram_api.pagination import PageArgs
-from miniprogram_api.security import current_actor, login_required
 from miniprogram_api.schemas.places import BuildingSchema
-from webapp.domain import patrols
+from miniprogram_api.security import current_actor, login_required
 from webapp.extensions import db
-from webapp.models import Building
+from webapp.patrols import checkins
+from webapp.registry.models import Building
 
 blp = Blueprint("patrols", __name__, url_prefix="/api/v1/work/patrols", description="巡查打卡（一日双巡）")
 
@@ -84,7 +84,7 @@ class PatrolCheckIn(MethodView):
     def post(self, body):
         """Check in at the building behind a printed code (staff only, within their scope)."""
         actor = current_actor()
-        patrol, today_count, created = patrols.check_in(actor, body["code"])
+        patrol, today_count, created = checkins.check_in(actor, body["code"])
         db.session.commit()
         return {
             "id": patrol.id,
@@ -104,7 +104,7 @@ class Unvisited(MethodView):
     def get(self, args):
         """The buildings of a grid nobody has checked in at today (Asia/Shanghai), by id."""
         actor = current_actor()
-        query = patrols.unvisited_buildings_query(actor, args["grid_id"])
+        query = checkins.unvisited_buildings_query(actor, args["grid_id"])
         if args["cursor"]:
             query = query.where(Building.id > args["cursor"])
         rows = db.session.execute(query.limit(args["limit"] + 1)).all()

@@ -6,8 +6,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from miniprogram_api.security import current_actor, login_required
-from webapp.domain import riders
 from webapp.extensions import db
+from webapp.people import riders
 
 blp = Blueprint("riders", __name__, url_prefix="/api/v1/riders", description="骑手（兼职网格员）")
 

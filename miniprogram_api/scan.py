@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from miniprogram_api.fields import LocalDateTime, local_time
 from miniprogram_api.schemas.places import BuildingSchema
-from webapp.domain import registry
+from webapp.registry import scan
 
 blp = Blueprint("scan", __name__, url_prefix="/api/v1/scan", description="扫码：楼栋信息")
 
@@ -45,7 +45,7 @@ class ScanSchema(Schema):
 
 
 def _scan_json(view: dict) -> dict:
-    """ScanSchema's dump of a registry.scan() result, done by hand: the static part is already
+    """ScanSchema's dump of a scan.scan() result, done by hand: the static part is already
     plain JSON values with exactly the schema's fields; created_at goes in Asia/Shanghai, which
     the app's JSON writer writes as LocalDateTime does. Keep in step with ScanSchema, which
     still documents the response in the OpenAPI file."""
@@ -69,4 +69,4 @@ class Scan(MethodView):
         """
         # A Response passes flask-smorest's schema dump by: marshmallow over the nested
         # contacts and categories cost more than the scan's two database round trips.
-        return jsonify(_scan_json(registry.scan(code)))
+        return jsonify(_scan_json(scan.scan(code)))

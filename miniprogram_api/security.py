@@ -6,9 +6,9 @@ from functools import wraps
 from flask import request
 from flask_smorest import Api, Blueprint
 
-from webapp.domain.actors import Actor
-from webapp.domain.auth import authenticate
 from webapp.errors import Unauthorized
+from webapp.people.actors import Actor
+from webapp.people.auth import authenticate
 
 SCHEME = "bearerAuth"
 ACTOR_KEY = "gridreport.actor"

@@ -6,8 +6,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, pre_load, validate
 
 from miniprogram_api.security import current_actor, login_required
-from webapp.domain import subscriptions
 from webapp.extensions import db
+from webapp.notifications import subscriptions
 
 blp = Blueprint(
     "subscriptions", __name__, url_prefix="/api/v1/subscriptions", description="订阅消息授权"

@@ -6,8 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from miniprogram_api.fields import local_time
-from miniprogram_api.pagination import PageArgs, newest_first, page
-from miniprogram_api.presenters import TicketPresenter
+from miniprogram_api.pagination import PageArgs
 from miniprogram_api.schemas.tickets import (
     ActionSchema,
     FeedbackSchema,
@@ -18,11 +17,12 @@ from miniprogram_api.schemas.tickets import (
     TicketSchema,
 )
 from miniprogram_api.security import current_actor
-from webapp.domain import submission, tickets
-from webapp.domain.workflow import ActionInput
 from webapp.errors import DomainError
 from webapp.extensions import db
-from webapp.models import Ticket
+from webapp.tickets import actions, submission
+from webapp.tickets.mine import my_tickets_page
+from webapp.tickets.presenter import TicketPresenter
+from webapp.tickets.state_machine import ActionInput
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets", description="随手拍与心语心愿工单")
 
@@ -75,12 +75,7 @@ class MyTickets(MethodView):
     @blp.response(200, TicketPageSchema)
     def get(self, args):
         """My reports and wishes, newest first."""
-        actor = current_actor()
-        query = newest_first(
-            tickets.my_tickets_query(actor), Ticket.created_at, Ticket.id, args["cursor"], args["limit"]
-        )
-        rows, cursor = page(list(db.session.scalars(query)), args["limit"], lambda t: (t.created_at, t.id))
-        return {"items": TicketPresenter(actor).summaries(rows), "next_cursor": cursor}
+        return my_tickets_page(current_actor(), cursor=args["cursor"], limit=args["limit"])
 
 
 @blp.route("/<string:ticket_id>")
@@ -89,7 +84,7 @@ class TicketItem(MethodView):
     def get(self, ticket_id):
         """One ticket with its timeline. 404 unless the caller may see it."""
         actor = current_actor()
-        return TicketPresenter(actor).detail(tickets.visible_ticket(actor, ticket_id))
+        return TicketPresenter(actor).detail(actions.visible_ticket(actor, ticket_id))
 
 
 @blp.route("/<string:ticket_id>/me-too")
@@ -97,7 +92,7 @@ class MeToo(MethodView):
     @blp.response(200, MeTooSchema)
     def post(self, ticket_id):
         """我也遇到: add my voice to an open report, once."""
-        ticket = tickets.say_me_too(current_actor(), ticket_id)
+        ticket = actions.say_me_too(current_actor(), ticket_id)
         db.session.commit()
         return {"me_too_count": ticket.me_too_count}
 
@@ -109,7 +104,7 @@ class Feedback(MethodView):
     def post(self, body, ticket_id):
         """The reporter confirms and rates a resolved ticket, or reopens it (resolved: false)."""
         actor = current_actor()
-        ticket = tickets.give_feedback(actor, ticket_id, **body)
+        ticket = actions.give_feedback(actor, ticket_id, **body)
         db.session.commit()
         return TicketPresenter(actor).detail(ticket)
 
@@ -129,6 +124,6 @@ class Actions(MethodView):
             note=body["note"], reason=body["reason"], photo_ids=body["photo_ids"],
             target=body["target"], expected_version=body["version"],
         )
-        ticket = tickets.act_on_ticket(actor, ticket_id, body["action"], given)
+        ticket = actions.act_on_ticket(actor, ticket_id, body["action"], given)
         db.session.commit()
         return TicketPresenter(actor).detail(ticket)

@@ -7,8 +7,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from miniprogram_api.security import current_actor, login_required
-from webapp.domain import photos
 from webapp.extensions import db
+from webapp.tickets import photos
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1", description="照片")
 

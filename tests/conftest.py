@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from webapp import create_app
-from webapp.domain import names
-from webapp.domain.auth import actor_cache
 from webapp.config import TestingConfig
 from webapp.extensions import db
+from webapp.people.auth import actor_cache
+from webapp.tickets import names
 
 DB_KIND = os.environ.get("TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get(

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from webapp.domain.codes import issue_code
 from webapp.extensions import db
-from webapp.models import (
+from webapp.people.models import Person, Role, StaffAssignment
+from webapp.registry.codes import issue_code
+from webapp.registry.models import (
     Building,
     Category,
     Community,
     Department,
     Grid,
-    Person,
     Responsibility,
-    Role,
-    StaffAssignment,
     Street,
     TicketKind,
     Unit,
@@ -113,7 +111,7 @@ def make_registry(buildings_per_grid: int = 2) -> Registry:
 
 def session_headers(person: Person) -> dict:
     """An Authorization header for a fresh session of this person (committed), no HTTP."""
-    from webapp.domain.auth import start_session
+    from webapp.people.auth import start_session
 
     token, _ = start_session(person.id)
     db.session.commit()

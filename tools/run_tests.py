@@ -1,4 +1,8 @@
-"""Run the whole test suite on SQLite, then on PostgreSQL; exit non-zero if either fails.
+"""Check the import contract, then run the whole test suite on SQLite, then on PostgreSQL;
+exit non-zero if any of them fails.
+
+The import contract (`lint-imports`, [tool.importlinter] in pyproject.toml) keeps the layout
+honest: doors independent of each other, features never importing a door, qr/ standalone.
 
 On a laptop without PostgreSQL the second pass is left out with a clear note; under CI
 (CI=true) a missing PostgreSQL server is a failure.
@@ -34,9 +38,16 @@ def run_pass(database: str, args: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", "pytest", *args], env=env)
 
 
+def lint_imports() -> int:
+    print("=== import contract (lint-imports) ===", flush=True)
+    linter = os.path.join(os.path.dirname(sys.executable), "lint-imports")
+    return subprocess.call([linter, "--no-cache"])
+
+
 def main() -> int:
     args = sys.argv[1:]
-    results = {"sqlite": run_pass("sqlite", args)}
+    results = {"import contract": lint_imports()}
+    results["sqlite"] = run_pass("sqlite", args)
     if postgres_reachable():
         results["postgresql"] = run_pass("postgresql", args)
     elif IN_CI:

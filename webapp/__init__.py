@@ -22,9 +22,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.session_interface = CookieSessionWhenSent()
     _postgresql_session_options(app)
 
-    from webapp import models  # noqa: F401 - registers the tables
     from flask_smorest import Api
 
+    from webapp import tables  # noqa: F401 - registers every feature's tables
     from webapp.extensions import db, end_reads_with_commit, migrate, render_migration_item
 
     db.init_app(app)

@@ -64,7 +64,7 @@ class Config:
     # Shared WeChat access token lives in Redis under this prefix (per process without REDIS_URL).
     WECHAT_TOKEN_PREFIX = os.environ.get("WECHAT_TOKEN_PREFIX", "gridreport:wechat")
     TOKEN_TTL_SECONDS = int(os.environ.get("TOKEN_TTL_SECONDS", str(7 * 24 * 3600)))
-    # How long a process may serve a checked token's actor from memory (webapp/domain/auth.py
+    # How long a process may serve a checked token's actor from memory (webapp/people/auth.py
     # _ActorCache): a logout elsewhere or a change of staff roles takes effect within it; 0 off.
     AUTH_CACHE_SECONDS = float(os.environ.get("AUTH_CACHE_SECONDS", "10"))
     PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))

@@ -23,7 +23,7 @@ migrate = Migrate()
 
 def render_migration_item(type_, obj, autogen_context):
     """Let autogenerate write our column types as plain SQLAlchemy types in migrations."""
-    from webapp.models.base import UTCDateTime
+    from webapp.columns import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

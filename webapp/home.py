@@ -6,10 +6,10 @@ from sqlalchemy import select
 
 from qr.render import qr_png
 from qr.urls import building_url
-from webapp.domain.registry import resolve_code
 from webapp.errors import DomainError
 from webapp.extensions import db
-from webapp.models import Building, BuildingCode, Community, Grid
+from webapp.registry.models import Building, BuildingCode, Community, Grid
+from webapp.registry.scan import resolve_code
 
 bp = Blueprint("home", __name__)
 

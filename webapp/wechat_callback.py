@@ -8,7 +8,7 @@ Without WECHAT_TOKEN the address does not exist (404). The answer to a message i
 
 WeChat retries a push it got no answer to within 5 seconds, up to three times; handling is
 quick, and a repeated subscription "accept" only over-counts the consent ledger (see
-webapp.domain.subscriptions for why that is harmless).
+webapp.notifications.subscriptions for why that is harmless).
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from flask import Blueprint, Response, current_app, request
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
-from webapp.domain import wechat_events
 from webapp.errors import DomainError, Forbidden, NotFound
 from webapp.extensions import db
+from webapp.notifications import wechat_events
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def media_for_check(photo_id: str, token: str):
     """Where WeChat's image checker fetches a photo it was asked to check (a capability URL)."""
     from flask import send_file
 
-    from webapp.domain.photos import photo_for_media_check
+    from webapp.tickets.photos import photo_for_media_check
 
     try:
         photo, path = photo_for_media_check(photo_id, token)

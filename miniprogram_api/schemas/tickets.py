@@ -5,8 +5,8 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from miniprogram_api.fields import LocalDateTime
 from miniprogram_api.schemas.places import BuildingSchema
-from webapp.domain.submission import DESCRIPTION_MAX, DESCRIPTION_MIN, MAX_PHOTOS
-from webapp.domain.workflow import STAFF_ACTIONS
+from webapp.tickets.state_machine import STAFF_ACTIONS
+from webapp.tickets.submission import DESCRIPTION_MAX, DESCRIPTION_MIN, MAX_PHOTOS
 
 PHONE = validate.Regexp(r"^1\d{10}$", error="请填写11位手机号码")
 

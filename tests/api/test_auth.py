@@ -9,9 +9,10 @@ import responses
 from wechatpy.session.memorystorage import MemoryStorage
 
 from tests.factories import make_person, make_registry, session_headers
-from webapp.domain.auth import hash_token, revoke_sessions
+from webapp.columns import utcnow
 from webapp.extensions import db
-from webapp.models import AuthSession, Person, utcnow
+from webapp.people.auth import hash_token, revoke_sessions
+from webapp.people.models import AuthSession, Person
 from webapp.wechat import JSCODE2SESSION_URL, WeChatGateway
 
 
@@ -72,7 +73,7 @@ def test_dev_routes_answer_404_without_dev_login(client, app, app_ctx, monkeypat
 
 
 def test_dev_accounts_lists_staff_and_riders_with_openids(client, registry):
-    from webapp.models import Rider, RiderStatus
+    from webapp.people.models import Rider, RiderStatus
 
     registry.workers[0].openid = "demo-grid-1"
     registry.community_staff.openid = "demo-community"
@@ -108,7 +109,7 @@ def test_wechat_login_keeps_the_session_key_on_the_server(client, app_ctx, wecha
     assert body["user"]["roles"] == ["resident"]
     stored = db.session.query(AuthSession).one()
     assert stored.wechat_session_key and "SECRET-SESSION-KEY" not in stored.wechat_session_key
-    from webapp.domain.auth import decrypt_session_key
+    from webapp.people.auth import decrypt_session_key
 
     assert decrypt_session_key(stored.wechat_session_key) == "SECRET-SESSION-KEY"
     second = client.post("/api/v1/auth/wechat", json={"code": "wx-code-2"}).get_json()
@@ -251,8 +252,8 @@ def test_logout_and_revocation_end_a_cached_session_at_once(client, app_ctx, cac
 
 
 def test_actor_cache_honours_its_window_the_session_expiry_and_its_size(monkeypatch):
-    from webapp.domain import auth
-    from webapp.domain.actors import Actor
+    from webapp.people import auth
+    from webapp.people.actors import Actor
 
     cache = auth._ActorCache()
     actor = Actor(person_id="p1")

@@ -7,9 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import auth_headers, make_person, make_registry, submit
-from webapp.domain import bindings
+from webapp.columns import utcnow
 from webapp.extensions import db
-from webapp.models import AuthSession, BindCode, Person, Role, StaffAssignment, Street, utcnow
+from webapp.people import bindings
+from webapp.people.models import AuthSession, BindCode, Person, Role, StaffAssignment
+from webapp.registry.models import Street
 
 
 @pytest.fixture

@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.factories import auth_headers, make_registry
-from webapp.domain import patrols
-from webapp.domain.actors import load_actor
-from webapp.domain.codes import revoke_code
+from webapp.columns import utcnow
 from webapp.extensions import db
-from webapp.models import Patrol, utcnow
+from webapp.patrols import checkins
+from webapp.patrols.models import Patrol
+from webapp.people.actors import load_actor
+from webapp.registry.codes import revoke_code
 
-SHANGHAI = patrols.SHANGHAI
+SHANGHAI = checkins.SHANGHAI
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def test_unvisited_day_is_the_shanghai_day(registry):
                           checked_in_at=datetime(2026, 11, 22, 23, 50, tzinfo=SHANGHAI)))
     db.session.flush()
     actor = load_actor(registry.workers[0].id)
-    query = patrols.unvisited_buildings_query(actor, grid.id, now=datetime(2026, 11, 23, 0, 10, tzinfo=SHANGHAI))
+    query = checkins.unvisited_buildings_query(actor, grid.id, now=datetime(2026, 11, 23, 0, 10, tzinfo=SHANGHAI))
     assert building.id in [b.id for b, _ in db.session.execute(query)]
-    query = patrols.unvisited_buildings_query(actor, grid.id, now=datetime(2026, 11, 22, 23, 59, tzinfo=SHANGHAI))
+    query = checkins.unvisited_buildings_query(actor, grid.id, now=datetime(2026, 11, 22, 23, 59, tzinfo=SHANGHAI))
     assert building.id not in [b.id for b, _ in db.session.execute(query)]

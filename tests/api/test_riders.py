@@ -6,22 +6,15 @@ from datetime import timedelta
 import pytest
 
 from tests.factories import make_person, make_registry, session_headers
-from webapp.domain import riders
-from webapp.domain.actors import load_actor
-from webapp.domain.auth import authenticate, start_session
+from webapp.columns import utcnow
 from webapp.errors import Forbidden, NotFound
 from webapp.extensions import db
-from webapp.models import (
-    Community,
-    Rider,
-    RiderInvite,
-    RiderStatus,
-    Ticket,
-    TicketEvent,
-    TicketKind,
-    TicketStatus,
-    utcnow,
-)
+from webapp.people import riders
+from webapp.people.actors import load_actor
+from webapp.people.auth import authenticate, start_session
+from webapp.people.models import Rider, RiderInvite, RiderStatus
+from webapp.registry.models import Community, TicketKind
+from webapp.tickets.models import Ticket, TicketEvent, TicketStatus
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import make_registry
-from webapp.domain.codes import issue_code, revoke_code
 from webapp.extensions import db
-from webapp.models import Ticket, TicketKind, TicketStatus
+from webapp.registry.codes import issue_code, revoke_code
+from webapp.registry.models import TicketKind
+from webapp.tickets.models import Ticket, TicketStatus
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def test_scan_body_is_what_its_schema_would_write(app, client, registry):
     from datetime import datetime, timezone
 
     from miniprogram_api.scan import ScanSchema
-    from webapp.domain import registry as places
+    from webapp.registry import scan as places
 
     building = registry.buildings[0]
     for n, micro in enumerate((123456, 0, 120000)):
@@ -141,8 +142,8 @@ def test_building_page_for_revoked_code_says_so(client, registry):
 
 def test_printed_qr_decodes_to_url_that_scans_and_replacement_revokes(client, runner, registry, tmp_path):
     """Export the QR images, read one back with a real decoder, scan it, replace it."""
-    from PIL import Image
     import zxingcpp
+    from PIL import Image
 
     from qr.urls import code_from_url
 

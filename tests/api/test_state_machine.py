@@ -9,7 +9,8 @@ import pytest
 
 from tests.factories import auth_headers, make_person, make_registry, submit, upload_photo
 from webapp.extensions import db
-from webapp.models import Role, StaffAssignment, Ticket, TicketEvent, TicketStatus
+from webapp.people.models import Role, StaffAssignment
+from webapp.tickets.models import Ticket, TicketEvent, TicketStatus
 
 STAFF_ACTIONS = ["dispatch", "accept", "resolve", "return", "reassign", "escalate", "reject", "merge"]
 REPORTER_ACTIONS = ["confirm", "reopen"]
@@ -81,7 +82,7 @@ class World:
     def ticket_in(self, status):
         """Drive a fresh ticket to `status` through the API, as users would."""
         if status == "pending":
-            from webapp.models import Responsibility
+            from webapp.registry.models import Responsibility
 
             db.session.query(Responsibility).delete()
             db.session.commit()
@@ -200,4 +201,4 @@ def test_status_is_written_in_one_place_only():
         for path in (root / package).rglob("*.py")
         if pattern.search(path.read_text(encoding="utf-8"))
     ]
-    assert writers == ["webapp/domain/workflow.py"]
+    assert writers == ["webapp/tickets/state_machine.py"]

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from tests.factories import auth_headers, make_registry, submit
-from webapp.domain.codes import revoke_code
 from webapp.extensions import db
-from webapp.models import Ticket
+from webapp.registry.codes import revoke_code
+from webapp.tickets.models import Ticket
 
 MSG_SEC_CHECK = "https://api.weixin.qq.com/wxa/msg_sec_check"
 
@@ -116,7 +116,7 @@ def test_json_nested_too_deeply_is_400(client, registry, resident, body):
 
 
 def test_token_of_deleted_session_is_401(client, registry, resident):
-    from webapp.models.sessions import AuthSession
+    from webapp.people.models import AuthSession
 
     db.session.query(AuthSession).delete()
     db.session.commit()

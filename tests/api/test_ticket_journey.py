@@ -8,7 +8,8 @@ import pytest
 
 from tests.factories import auth_headers, make_registry, submit, upload_photo
 from webapp.extensions import db
-from webapp.models import Person, Role, StaffAssignment, Ticket, TicketEvent
+from webapp.people.models import Person, Role, StaffAssignment
+from webapp.tickets.models import Ticket, TicketEvent
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def test_department_category_goes_to_professional_and_standin_when_away(client, 
 
 
 def test_no_one_responsible_waits_in_community_queue(client, registry, resident):
-    from webapp.models import Responsibility
+    from webapp.registry.models import Responsibility
 
     db.session.query(Responsibility).delete()
     db.session.commit()
@@ -241,9 +242,9 @@ def test_mine_paginates_with_opaque_cursor_and_rejects_a_bad_one(client, registr
 def test_a_new_ticket_is_shown_as_the_schema_shows_it_once_read_back(client, registry, resident, fields):
     """The submission answers without reading the ticket back or running the schema's dump:
     its body is what TicketSchema dumps of the ticket as stored, as a list would show it."""
-    from miniprogram_api.presenters import TicketPresenter
     from miniprogram_api.schemas.tickets import TicketSchema
-    from webapp.domain.actors import load_actor
+    from webapp.people.actors import load_actor
+    from webapp.tickets.presenter import TicketPresenter
 
     if fields.get("kind") == "wish":
         reader = registry.community_staff  # also a wish reader: shown with the narrower role

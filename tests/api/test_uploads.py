@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 
 from tests.factories import make_person, make_registry, session_headers
-from webapp.domain.actors import load_actor
-from webapp.domain.photos import claim_photos, photo_file_path
 from webapp.extensions import db
-from webapp.models import Photo, Ticket, TicketKind, TicketStatus
+from webapp.people.actors import load_actor
+from webapp.registry.models import TicketKind
+from webapp.tickets.models import Photo, Ticket, TicketStatus
+from webapp.tickets.photos import claim_photos, photo_file_path
 
 GPS_IFD = 0x8825
 

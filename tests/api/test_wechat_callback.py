@@ -10,9 +10,10 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
 from tests.factories import auth_headers, make_person, make_registry, submit, upload_photo
-from webapp.domain.subscriptions import remaining_consent
 from webapp.extensions import db
-from webapp.models import Person, Photo, Ticket
+from webapp.notifications.subscriptions import remaining_consent
+from webapp.people.models import Person
+from webapp.tickets.models import Photo, Ticket
 from webapp.wechat_callback import signature_of
 
 TOKEN = "callback-token"

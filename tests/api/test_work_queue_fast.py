@@ -9,22 +9,17 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import event
 
-from miniprogram_api.pagination import decode_cursor, newest_first, page
-from miniprogram_api.presenters import TicketPresenter
 from miniprogram_api.schemas.tickets import TicketPageSchema
-from miniprogram_api.work import queue_page, queue_statement
 from tests.factories import make_person, make_registry, session_headers
-from webapp.domain import tickets
-from webapp.domain.actors import Actor, load_actor
+from webapp.columns import new_id
 from webapp.extensions import db
+from webapp.pagination import decode_cursor, newest_first, page
+from webapp.people.actors import Actor, load_actor
+from webapp.people.models import Role, StaffAssignment
 from webapp.reads import ReadQuery
-from webapp.models import (
-    Role,
-    StaffAssignment,
-    Ticket,
-    TicketStatus,
-    new_id,
-)
+from webapp.tickets.models import Ticket, TicketStatus
+from webapp.tickets.presenter import TicketPresenter
+from webapp.tickets.queue import queue_page, queue_statement, work_queue_query
 
 # Microseconds, and a creation time shared by several tickets (ties broken by id).
 T0 = datetime(2026, 11, 20, 8, 0, 0, 123456, tzinfo=timezone.utc)
@@ -108,7 +103,7 @@ def queue(app_ctx):
 def _old_page(actor, cursor, limit, **filters) -> dict:
     """The page as the queue gave it before: ORM tickets over the whole scope's condition,
     TicketPresenter, TicketPageSchema."""
-    query = tickets.work_queue_query(actor, **filters)
+    query = work_queue_query(actor, **filters)
     query = newest_first(query, Ticket.created_at, Ticket.id, cursor, limit)
     rows, next_cursor = page(list(db.session.scalars(query)), limit, lambda t: (t.created_at, t.id))
     return TicketPageSchema().dump(
@@ -206,7 +201,7 @@ def test_a_grid_worker_gets_nothing_of_the_other_grid(app, client, queue):
 
 def test_a_page_is_one_statement_once_its_names_are_known(app, queue, monkeypatch):
     """Reading a page is a single SQL statement (the category filter included), plus one per
-    kind of name the process has not seen within SCAN_CACHE_SECONDS (webapp.domain.names),
+    kind of name the process has not seen within SCAN_CACHE_SECONDS (webapp.tickets.names),
     all on one connection outside the session."""
     monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60.0)
     actor = load_actor(queue.people["community_staff"].id)

@@ -9,18 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import make_person, make_registry, session_headers
-from webapp.domain import access
-from webapp.domain.actors import load_actor
+from webapp.columns import new_id
 from webapp.extensions import db
-from webapp.models import (
-    OPEN_STATUSES,
-    Role,
-    StaffAssignment,
-    Ticket,
-    TicketKind,
-    TicketStatus,
-    new_id,
-)
+from webapp.people.actors import load_actor
+from webapp.people.models import Role, StaffAssignment
+from webapp.registry.models import TicketKind
+from webapp.tickets import access
+from webapp.tickets.models import OPEN_STATUSES, Ticket, TicketStatus
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 

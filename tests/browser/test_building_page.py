@@ -30,8 +30,8 @@ def test_building_page_on_a_phone_screen(live_server, phone_page, registry, tmp_
 
 
 def test_revoked_code_page_says_so(live_server, phone_page, registry):
-    from webapp.domain.codes import revoke_code
     from webapp.extensions import db
+    from webapp.registry.codes import revoke_code
 
     building = registry.buildings[0]
     revoke_code(building.id)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.factories import jpeg_bytes, make_registry
 from webapp.extensions import db
-from webapp.models import Ticket, TicketStatus
+from webapp.tickets.models import Ticket, TicketStatus
 
 
 @pytest.fixture
@@ -137,9 +137,9 @@ def test_server_errors_come_back_next_to_the_fields(live_server, browser, regist
 def test_reporter_rates_the_fix_with_stars(live_server, phone_page, registry, tmp_path):
     import io
 
-    from webapp.domain import photos
-    from webapp.domain.actors import load_actor
-    from webapp.domain.workflow import Action, ActionInput, transition
+    from webapp.people.actors import load_actor
+    from webapp.tickets import photos
+    from webapp.tickets.state_machine import Action, ActionInput, transition
 
     code = registry.codes[registry.buildings[0].id]
     phone_page.goto(f"{live_server}/b/{code}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Building, BuildingCode
+from webapp.registry.models import Building, BuildingCode
 
 
 def test_demo_setup_twice_leaves_every_building_with_one_active_code(app, runner):

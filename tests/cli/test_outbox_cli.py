@@ -4,9 +4,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tests.factories import make_person
-from webapp.domain import outbox
 from webapp.extensions import db
-from webapp.models import OutboxMessage, OutboxState
+from webapp.notifications import outbox
+from webapp.notifications.models import OutboxMessage, OutboxState
 
 
 def _queue(count: int) -> list[int]:

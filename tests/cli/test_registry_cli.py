@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 
 from webapp.demo import SAMPLE_CSV_DIR, SAMPLE_XLSX
 from webapp.extensions import db
-from webapp.models import Building, Person
+from webapp.people.models import Person
+from webapp.registry.models import Building
 
 
 def count(app, model) -> int:

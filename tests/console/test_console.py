@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import auth_headers, make_registry, submit
-from webapp.domain.outbox import drain
 from webapp.extensions import db
+from webapp.notifications.outbox import drain
 
 
 @pytest.fixture

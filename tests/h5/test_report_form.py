@@ -9,13 +9,14 @@ import uuid
 import pytest
 
 from tests.factories import jpeg_bytes, make_registry
-from webapp.domain import photos
-from webapp.domain.actors import load_actor
-from webapp.domain.workflow import Action, ActionInput, transition
 from webapp.extensions import db
 from webapp.h5.follow import follow_token
 from webapp.h5.guest import COOKIE_NAME
-from webapp.models import AuthSession, Person, Photo, Role, StaffAssignment, Ticket, TicketStatus
+from webapp.people.actors import load_actor
+from webapp.people.models import AuthSession, Person, Role, StaffAssignment
+from webapp.tickets import photos
+from webapp.tickets.models import Photo, Ticket, TicketStatus
+from webapp.tickets.state_machine import Action, ActionInput, transition
 
 DESCRIPTION = "2单元3楼楼道灯不亮已经一周了"
 PHP = b"<?php system($_GET['c']); ?>\n"
@@ -292,7 +293,7 @@ def test_whole_form_too_large(client, code, app, monkeypatch):
 
 
 def test_revoked_and_unknown_codes(client, code, registry):
-    from webapp.domain.codes import revoke_code
+    from webapp.registry.codes import revoke_code
 
     key, token = _page_form(client, code)
     revoke_code(registry.buildings[0].id)

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from tests.factories import make_registry
 from webapp.extensions import db
-from webapp.models import Building, Ticket
 from webapp.reads import ReadQuery, among, read_connection
+from webapp.registry.models import Building
+from webapp.tickets.models import Ticket
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

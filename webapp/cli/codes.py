@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from qr.render import qr_png, qr_svg
 from qr.urls import building_url
-from webapp.domain import codes as code_ops
 from webapp.extensions import db
-from webapp.models import Building, BuildingCode
+from webapp.registry import codes as code_ops
+from webapp.registry.models import Building, BuildingCode
 
 group = AppGroup("codes", help="楼栋二维码：签发、停用、更换、导出")
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import click
 from flask.cli import AppGroup
 
-from webapp.domain.escalation import run_deadlines
+from webapp.tickets.deadline_sweep import run_deadlines
 
 group = AppGroup("deadlines", help="时限：临期提醒、超期标记、逐级督办、超期未评价自动办结")
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from qr.urls import building_url
 from webapp.cli.registry import echo_report
 from webapp.demo import SAMPLE_XLSX
-from webapp.domain.codes import issue_missing_codes
-from webapp.domain.importer import import_registry_file
 from webapp.extensions import db
-from webapp.models import Building, BuildingCode
+from webapp.registry.codes import issue_missing_codes
+from webapp.registry.importer import import_registry_file
+from webapp.registry.models import Building, BuildingCode
 
 group = AppGroup("demo", help="演示数据")
 

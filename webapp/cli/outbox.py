@@ -6,9 +6,9 @@ import time
 import click
 from flask.cli import AppGroup
 
-from webapp.domain import outbox as outbox_ops
 from webapp.errors import NotFound
 from webapp.extensions import db
+from webapp.notifications import outbox as outbox_ops
 
 group = AppGroup("outbox", help="消息发件箱：发送订阅消息")
 

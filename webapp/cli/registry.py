@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from webapp.domain import importer
 from webapp.errors import DomainError
 from webapp.extensions import db
+from webapp.registry import importer
 
 group = AppGroup("registry", help="一张表：导入街道、社区、网格、楼栋、人员和责任矩阵")
 

@@ -7,9 +7,10 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from webapp.domain import riders as rider_ops
+from webapp.columns import utcnow
 from webapp.extensions import db
-from webapp.models import Community, utcnow
+from webapp.people import riders as rider_ops
+from webapp.registry.models import Community
 
 group = AppGroup("riders", help="骑手（兼职网格员）：邀请码")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from webapp.domain import signs as sign_ops
 from webapp.errors import DomainError
+from webapp.registry import signs as sign_ops
 
 group = AppGroup("signs", help="多网融合信息公示牌：生成可打印的A4 PDF")
 

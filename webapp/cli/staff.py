@@ -7,10 +7,10 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from webapp.domain import bindings
 from webapp.errors import DomainError
 from webapp.extensions import db
-from webapp.models import Person
+from webapp.people import bindings
+from webapp.people.models import Person
 
 group = AppGroup("staff", help="工作人员：微信账号绑定")
 

@@ -22,20 +22,20 @@ from flask import (
 )
 from sqlalchemy import func, select
 
-from marshmallow import ValidationError
-
-from miniprogram_api.pagination import decode_cursor
-from miniprogram_api.work import queue_page
-from miniprogram_api.presenters import TicketPresenter
-from webapp.domain import auth, signs, tickets
-from webapp.domain.actors import Actor
-from webapp.domain.message_templates import KIND_LABELS
-from webapp.domain.outbox import recent_messages
 from webapp.errors import DomainError, Unauthorized
 from webapp.extensions import db
-from webapp.models import Community, Person, Role, Street
-from webapp.models.people import ROLE_LABELS
-from webapp.models.tickets import STATUS_LABELS
+from webapp.notifications.outbox import recent_messages
+from webapp.notifications.templates import KIND_LABELS
+from webapp.pagination import decode_cursor
+from webapp.people import auth
+from webapp.people.actors import Actor
+from webapp.people.models import ROLE_LABELS, Person, Role
+from webapp.registry import signs
+from webapp.registry.models import Community, Street
+from webapp.tickets import actions
+from webapp.tickets.models import STATUS_LABELS
+from webapp.tickets.presenter import TicketPresenter
+from webapp.tickets.queue import queue_page, work_queue_query
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -115,9 +115,9 @@ def queue(actor: Actor):
     try:
         after = decode_cursor(request.args["cursor"]) if request.args.get("cursor") else None
         listed = queue_page(actor, cursor=after, limit=QUEUE_PAGE, status=status)
-    except (ValueError, ValidationError):
+    except ValueError:
         abort(400)
-    scope = tickets.work_queue_query(actor, status="open").order_by(None).subquery()
+    scope = work_queue_query(actor, status="open").order_by(None).subquery()
     counts = dict(db.session.execute(select(scope.c.status, func.count()).group_by(scope.c.status)).all())
     return render_template(
         "console/queue.html",
@@ -133,7 +133,7 @@ def queue(actor: Actor):
 @staff_required
 def ticket(actor: Actor, ticket_id: str):
     try:
-        found = tickets.visible_ticket(actor, ticket_id)
+        found = actions.visible_ticket(actor, ticket_id)
     except DomainError:
         abort(404)
     return render_template("console/ticket.html", actor=actor, t=TicketPresenter(actor).detail(found))

@@ -37,7 +37,7 @@ def local_time(value) -> str:
 
 @bp.app_context_processor
 def status_labels() -> dict:
-    from webapp.models.tickets import STATUS_LABELS
+    from webapp.tickets.models import STATUS_LABELS
 
     return {"status_labels": {status.value: label for status, label in STATUS_LABELS.items()}}
 

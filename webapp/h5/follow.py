@@ -21,23 +21,23 @@ import hmac
 
 from flask import current_app, redirect, render_template, request, send_file, url_for
 
-from miniprogram_api.presenters import TicketPresenter
-from webapp.domain import access, photos, tickets
-from webapp.domain.actors import RESIDENT, RIDER, Actor, load_actor
-from webapp.domain.workflow import (
-    LEVEL_LABELS,
+from webapp.errors import DomainError, NotFound
+from webapp.extensions import db
+from webapp.h5 import bp, error_page
+from webapp.h5.guest import Guest, cookie_guest, is_guest, set_cookie
+from webapp.people.actors import RESIDENT, RIDER, Actor, load_actor
+from webapp.people.models import ROLE_LABELS
+from webapp.tickets import access, actions, photos
+from webapp.tickets.ladder import LEVEL_LABELS
+from webapp.tickets.models import Photo, Ticket, TicketStatus
+from webapp.tickets.presenter import TicketPresenter
+from webapp.tickets.state_machine import (
     MERGE_REASONS,
     REJECT_REASONS,
     REPORTER_ROLE,
     RETURN_REASONS,
     SYSTEM_ROLE,
 )
-from webapp.errors import DomainError, NotFound
-from webapp.extensions import db
-from webapp.h5 import bp, error_page
-from webapp.h5.guest import Guest, cookie_guest, is_guest, set_cookie
-from webapp.models import Photo, Ticket, TicketStatus
-from webapp.models.people import ROLE_LABELS
 
 COMMENT_MAX = 300
 ACTOR_ROLE_LABELS = {
@@ -185,7 +185,7 @@ def follow_feedback(ticket_id: str, token: str):
     if errors:
         return _render(ticket, token, guest, errors, form, 422)
     try:
-        tickets.give_feedback(
+        actions.give_feedback(
             actor,
             ticket.id,
             resolved=form["resolved"] == "1",

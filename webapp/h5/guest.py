@@ -1,7 +1,7 @@
 """Who reports from a plain browser: a guest person behind a long-lived cookie.
 
 A phone browser has no WeChat login. Its reporter is a guest Person (no openid) with an
-ordinary auth session (webapp.domain.auth.start_session); the cookie holds that session's
+ordinary auth session (webapp.people.auth.start_session); the cookie holds that session's
 token and the time it was issued: "<unix seconds>.<token>". It is HttpOnly, SameSite=Lax,
 Secure on https, and lives as long as the session (TOKEN_TTL_SECONDS); each visit more than
 a day after it was issued swaps it for a fresh session, so a guest who comes back keeps the
@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from flask import Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 
-from webapp.domain import auth
-from webapp.domain.actors import Actor, load_actor
+from webapp.columns import ID_LENGTH
 from webapp.errors import Unauthorized
 from webapp.extensions import db
-from webapp.models import Person
-from webapp.models.base import ID_LENGTH
+from webapp.people import auth
+from webapp.people.actors import Actor, load_actor
+from webapp.people.models import Person
 
 COOKIE_NAME = "gr_guest"
 REFRESH_AFTER_SECONDS = 24 * 3600

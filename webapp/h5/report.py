@@ -16,14 +16,15 @@ from flask import current_app, redirect, render_template, request
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from webapp.domain import photos, registry, submission
-from webapp.domain.actors import Actor
 from webapp.errors import DomainError
 from webapp.extensions import db
 from webapp.h5 import bp, error_page
 from webapp.h5.follow import follow_path
 from webapp.h5.guest import guest_for_submission, set_cookie
-from webapp.models import Ticket
+from webapp.people.actors import Actor
+from webapp.registry import scan
+from webapp.tickets import photos, submission
+from webapp.tickets.models import Ticket
 
 FORM_SALT = "h5-report-form"
 FORM_MAX_AGE_SECONDS = 24 * 3600
@@ -119,7 +120,7 @@ class ReportForm:
 def render_form(code: str, form: ReportForm, errors: dict | None = None, status: int = 200):
     """The building page with the report form; 404/410 pages for an unknown or revoked code."""
     try:
-        view = registry.scan(code)
+        view = scan.scan(code)
     except DomainError as error:
         return error_page(error)
     body = render_template(

@@ -1,1 +1,0 @@
-"""Domain operations: plain functions over the models; they flush, the request boundary commits."""

@@ -1,0 +1,1 @@
+"""Notifications: the outbox, subscribe-message templates, the consent ledger, WeChat's pushes."""

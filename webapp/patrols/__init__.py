@@ -1,0 +1,1 @@
+"""Patrols (一日双巡): grid workers check in at buildings on their rounds."""

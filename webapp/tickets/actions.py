@@ -1,0 +1,83 @@
+"""Acting on one ticket for residents and staff: open it, me-too, feedback, staff actions."""
+from __future__ import annotations
+
+from sqlalchemy.orm.exc import StaleDataError
+
+from webapp.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from webapp.extensions import db
+from webapp.people.actors import Actor
+from webapp.registry.models import TicketKind
+from webapp.tickets import access
+from webapp.tickets.models import OPEN_STATUSES, MeToo, Ticket
+from webapp.tickets.state_machine import STAFF_ACTIONS, Action, ActionInput, transition
+
+
+def _not_found() -> NotFound:
+    return NotFound("未找到该工单", code="ticket_not_found")
+
+
+def visible_ticket(actor: Actor, ticket_id: str) -> Ticket:
+    """The ticket if the actor may see it; NotFound otherwise (never reveal it exists)."""
+    ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
+    if ticket is None or not access.can_view_ticket(actor, ticket):
+        raise _not_found()
+    return ticket
+
+
+def say_me_too(actor: Actor, ticket_id: str) -> Ticket:
+    """Add one voice to an open report (once per person; saying it again changes nothing).
+
+    Raises NotFound for a wish, a held-back report or an unknown id, InvalidTransition for a
+    closed one, Conflict for the reporter's own report.
+    """
+    ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
+    if ticket is None or ticket.kind is not TicketKind.REPORT or ticket.needs_review:
+        raise _not_found()
+    if access.is_reporter(actor, ticket):
+        raise Conflict("这是您自己反映的问题", code="own_ticket")
+    if ticket.status not in OPEN_STATUSES:
+        raise InvalidTransition("该问题已办结，无需再反映", code="ticket_closed")
+    if access.has_said_me_too(actor, ticket):
+        return ticket
+    db.session.add(MeToo(ticket_id=ticket.id, person_id=actor.person_id))
+    # A plain UPDATE counter = counter + 1: concurrent me-toos never lose a count.
+    db.session.execute(
+        Ticket.__table__.update()
+        .where(Ticket.id == ticket.id)
+        .values(me_too_count=Ticket.me_too_count + 1)
+    )
+    db.session.flush()
+    db.session.refresh(ticket)
+    return ticket
+
+
+def give_feedback(
+    actor: Actor, ticket_id: str, *, resolved: bool, rating: int, comment: str | None
+) -> Ticket:
+    """The reporter confirms and rates a resolved ticket, or says it is not fixed (reopen)."""
+    ticket = visible_ticket(actor, ticket_id)
+    action = Action.CONFIRM if resolved else Action.REOPEN
+    _apply(ticket, action, actor, ActionInput(rating=rating, comment=comment))
+    return ticket
+
+
+def act_on_ticket(actor: Actor, ticket_id: str, action: str, given: ActionInput) -> Ticket:
+    """A staff action from the work API. Residents get 403, tickets out of scope 404."""
+    if not actor.is_staff:
+        raise Forbidden("居民不能处理工单", code="staff_only")
+    ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
+    if ticket is None or not access.in_staff_scope(actor, ticket):
+        raise _not_found()
+    chosen = Action(action)
+    if chosen not in STAFF_ACTIONS:
+        raise Forbidden()
+    _apply(ticket, chosen, actor, given)
+    return ticket
+
+
+def _apply(ticket: Ticket, action: Action, actor: Actor, given: ActionInput) -> None:
+    try:
+        transition(ticket, action, actor, given)
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("工单已被他人处理，请刷新后查看", code="stale_version") from None

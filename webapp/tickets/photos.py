@@ -1,0 +1,300 @@
+"""Photos: judged by content, re-encoded without metadata, stored once per content hash.
+
+An upload is never stored as sent: it is decoded (only JPEG, PNG, WebP, and HEIC when
+pillow_heif is installed), turned upright by its EXIF orientation, and re-encoded from bare
+pixels, so no EXIF (GPS!), XMP, ICC or text chunk survives. If that fails, it is refused.
+Files live at UPLOAD_DIR/<sha[:2]>/<sha>.<ext>, outside any static folder; they are served
+only through photo_for_viewer's rule.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import current_app
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from sqlalchemy import or_, select, update
+
+from webapp.errors import Invalid, NotFound, TooLarge, UnsupportedMedia, WeChatError
+from webapp.extensions import db
+from webapp.people.actors import Actor
+from webapp.tickets.access import can_view_ticket, in_staff_scope
+from webapp.tickets.models import Photo, Ticket
+
+log = logging.getLogger(__name__)
+
+MEDIA_CHECK_SCENE = 2  # mediaCheckAsync scene: a comment-like post
+
+MIB = 1024 * 1024
+JPEG_QUALITY = 85
+MAX_PHOTOS_PER_TICKET = 9  # what wx.chooseMedia lets a person pick at once
+
+try:  # HEIC only with a real decoder; not a dependency of the project.
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "HEIF")
+except ImportError:
+    ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+
+CONTENT_TYPES = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
+EXTENSIONS = {content_type: ext for content_type, ext in CONTENT_TYPES.values()}
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """Identify the image from its bytes and check its size from the header, before decoding."""
+    too_many = TooLarge(
+        f"图片像素过大（超过 {max_pixels // 1_000_000} 百万像素），请缩小后再上传",
+        code="image_too_many_pixels",
+    )
+    try:
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError:
+        raise too_many from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise UnsupportedMedia(
+            "只能上传 JPEG、PNG 或 WebP 格式的照片", code="unsupported_image"
+        ) from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise Invalid("图片已损坏，请重新拍摄", code="image_corrupt")
+    if width * height > max_pixels:
+        raise too_many
+    return image
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Convert pixels described by an embedded ICC profile to sRGB, as the profile is dropped."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA", "CMYK"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        mode = "RGBA" if image.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image  # an odd profile: keep the pixels as they are
+
+
+def _decode_clean(image: Image.Image) -> tuple[Image.Image, str]:
+    """Decode, turn upright and rebuild from bare pixels; returns (image, output format)."""
+    source_format = image.format
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        raise Invalid("图片已损坏或不完整，请重新拍摄后上传", code="image_corrupt") from None
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - a malformed EXIF block only costs us the rotation
+        log.info("ignoring unreadable EXIF orientation")
+    try:
+        has_alpha = image.has_transparency_data
+        image = _to_srgb(image)
+        if source_format == "PNG" or has_alpha:
+            output = "PNG"
+            mode = "RGBA" if has_alpha else ("L" if image.mode in ("1", "L") else "RGB")
+        else:
+            output = "JPEG"
+            mode = "L" if image.mode in ("1", "L") else "RGB"
+        if image.mode != mode:
+            image = image.convert(mode)
+        # A new image from the raw pixels carries no info dict: no EXIF, XMP, ICC or text.
+        clean = Image.frombytes(mode, image.size, image.tobytes())
+    except (OSError, ValueError) as error:
+        log.info("could not rebuild an upload: %s", error)
+        raise Invalid("无法处理这张图片，请换一张再试", code="image_corrupt") from None
+    return clean, output
+
+
+def _encode(image: Image.Image, output: str) -> bytes:
+    buffer = io.BytesIO()
+    try:
+        if output == "JPEG":
+            image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
+        else:
+            image.save(buffer, "PNG")
+    except (OSError, ValueError) as error:
+        log.info("could not re-encode an upload: %s", error)
+        raise Invalid("无法处理这张图片，请换一张再试", code="image_corrupt") from None
+    return buffer.getvalue()
+
+
+def photo_file_path(sha256: str, content_type: str) -> Path:
+    base = Path(current_app.config["UPLOAD_DIR"])
+    return base / sha256[:2] / f"{sha256}.{EXTENSIONS[content_type]}"
+
+
+def _write_once(target: Path, payload: bytes) -> None:
+    """Write a content-addressed file atomically; the same bytes are written only once."""
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def store_upload(actor: Actor, stream: BinaryIO, declared_name: str | None = None) -> Photo:
+    """Check, clean and store one uploaded photo for the actor; returns the new Photo.
+
+    declared_name (the client's file name) is only logged: the bytes decide what it is.
+    Raises TooLarge (413) above PHOTO_MAX_BYTES or PHOTO_MAX_PIXELS, UnsupportedMedia (415)
+    for anything that is not an accepted image, Invalid (422) for a broken one.
+    """
+    max_bytes = int(current_app.config["PHOTO_MAX_BYTES"])
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise TooLarge(f"单张照片不能超过 {max_bytes // MIB} MB", code="photo_too_large")
+    if not data:
+        raise Invalid("请选择要上传的照片", code="photo_missing", errors={"file": ["文件为空"]})
+    image = _open(data, int(current_app.config["PHOTO_MAX_PIXELS"]))
+    clean, output = _decode_clean(image)
+    payload = _encode(clean, output)
+    sha256 = hashlib.sha256(payload).hexdigest()
+    content_type = CONTENT_TYPES[output][0]
+    _write_once(photo_file_path(sha256, content_type), payload)
+    photo = Photo(
+        sha256=sha256,
+        content_type=content_type,
+        width=clean.width,
+        height=clean.height,
+        byte_size=len(payload),
+        uploader_id=actor.person_id,
+    )
+    db.session.add(photo)
+    db.session.flush()
+    log.info("stored photo %s (%s, declared %r)", photo.id, content_type, declared_name)
+    return photo
+
+
+def photo_for_viewer(actor: Actor, photo_id: str) -> tuple[Photo, Path]:
+    """The photo and its file, if the actor may see it: its uploader (until it is attached to
+    an anonymous wish) or anyone who may see its ticket; a hidden photo (flagged by WeChat)
+    only staff whose scope covers its ticket.
+
+    Raises NotFound otherwise: nobody learns that someone else's photo exists.
+    """
+    photo = db.session.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound("未找到该照片", code="photo_not_found")
+    ticket = db.session.get(Ticket, photo.ticket_id) if photo.ticket_id else None
+    if photo.is_hidden:
+        allowed = ticket is not None and in_staff_scope(actor, ticket)
+    else:
+        allowed = photo.uploader_id == actor.person_id or (
+            ticket is not None and can_view_ticket(actor, ticket)
+        )
+    if not allowed:
+        raise NotFound("未找到该照片", code="photo_not_found")
+    path = photo_file_path(photo.sha256, photo.content_type)
+    if not path.is_file():
+        log.error("photo %s has no file at %s", photo.id, path)
+        raise NotFound("未找到该照片", code="photo_not_found")
+    return photo, path
+
+
+def claim_photos(
+    actor: Actor, photo_ids: list[str], ticket_id: str, *, forget_uploader: bool = False
+) -> list[str]:
+    """Attach the actor's own unattached photos to a ticket; returns the ids in order.
+
+    For ticket submission and for ticket actions with photos. Claiming again for the same
+    ticket is harmless (unless the first claim forgot the uploader). forget_uploader (an anonymous wish) clears uploader_id so the photo
+    does not say who sent it. Raises Invalid (422, on photo_ids) if there are too many or
+    any is unknown, someone else's, or already used by another ticket; the caller's
+    transaction must then not be committed.
+    """
+    ids = list(dict.fromkeys(photo_ids))
+    if len(ids) > MAX_PHOTOS_PER_TICKET:
+        message = f"最多上传 {MAX_PHOTOS_PER_TICKET} 张照片"
+        raise Invalid(message, code="too_many_photos", errors={"photo_ids": [message]})
+    if not ids:
+        return []
+    values: dict = {"ticket_id": ticket_id}
+    if forget_uploader:
+        values["uploader_id"] = None
+    result = db.session.execute(
+        update(Photo)
+        .where(
+            Photo.id.in_(ids),
+            Photo.uploader_id == actor.person_id,
+            or_(Photo.ticket_id.is_(None), Photo.ticket_id == ticket_id),
+        )
+        .values(**values)
+        .execution_options(synchronize_session="fetch")
+    )
+    if result.rowcount != len(ids):
+        message = "照片不存在或已被使用，请重新上传"
+        raise Invalid(message, code="photo_unavailable", errors={"photo_ids": [message]})
+    return ids
+
+
+def apply_media_check_result(trace_id: str, suggest: str) -> Photo | None:
+    """Record WeChat's verdict on a photo (mediaCheckAsync): "risky" hides it."""
+    photo = db.session.scalars(select(Photo).where(Photo.check_trace_id == trace_id)).first()
+    if photo is None:
+        return None
+    photo.is_hidden = suggest == "risky"
+    db.session.flush()
+    return photo
+
+
+# --- WeChat's asynchronous image check ------------------------------------------------------
+
+
+def media_check_token(photo_id: str) -> str:
+    """The capability that lets WeChat's checker fetch one photo without a login."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"media-check:{photo_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def photo_for_media_check(photo_id: str, token: str) -> tuple[Photo, Path]:
+    """The photo WeChat was asked to check, if the token is right; NotFound otherwise."""
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or not hmac.compare_digest(token, media_check_token(photo_id)):
+        raise NotFound("未找到该照片", code="photo_not_found")
+    path = photo_file_path(photo.sha256, photo.content_type)
+    if not path.is_file():
+        raise NotFound("未找到该照片", code="photo_not_found")
+    return photo, path
+
+
+def request_media_check(actor: Actor, photo: Photo) -> str | None:
+    """Ask WeChat (mediaCheckAsync v2) to check a new photo; the verdict comes to the callback.
+
+    Only when WeChat is configured and the uploader has an openid (WeChat checks on behalf of a
+    user). If WeChat cannot be reached the photo stays, unchecked, and a warning is logged: a
+    resident's report is never lost to a failed check.
+    """
+    from webapp.people.models import Person
+    from webapp.wechat import get_wechat
+
+    wechat = get_wechat()
+    person = db.session.get(Person, actor.person_id)
+    if not wechat.is_configured or person is None or not person.openid:
+        return None
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    url = f"{base}/wechat/media/{photo.id}/{media_check_token(photo.id)}"
+    try:
+        trace_id = wechat.media_check_async(person.openid, url, scene=MEDIA_CHECK_SCENE)
+    except WeChatError:
+        log.warning("media check of photo %s not requested: WeChat unavailable", photo.id)
+        return None
+    photo.check_trace_id = trace_id
+    db.session.flush()
+    return trace_id
