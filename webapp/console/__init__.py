@@ -162,10 +162,10 @@ def notifications(actor: Actor):
 def signs_index(actor: Actor):
     streets = db.session.scalars(select(Street).order_by(Street.code)).all()
     communities = db.session.scalars(select(Community).order_by(Community.code)).all()
-    allowed = [c for c in communities if _may_print(actor, c)]
+    allowed = [c for c in communities if actor.supervises_community(c.id, c.street_id)]
     return render_template(
         "console/signs.html", actor=actor, communities=allowed,
-        streets=[s for s in streets if actor.is_admin or s.id in actor.street_ids],
+        streets=[s for s in streets if actor.supervises_street(s.id)],
     )
 
 
@@ -177,11 +177,11 @@ def signs_pdf(actor: Actor):
     street_code = request.args.get("street")
     if community_code:
         community = db.session.scalars(select(Community).where(Community.code == community_code)).first()
-        if community is None or not _may_print(actor, community):
+        if community is None or not actor.supervises_community(community.id, community.street_id):
             abort(404)
     elif street_code:
         street = db.session.scalars(select(Street).where(Street.code == street_code)).first()
-        if street is None or not (actor.is_admin or street.id in actor.street_ids):
+        if street is None or not actor.supervises_street(street.id):
             abort(404)
     spool = tempfile.TemporaryFile()
     try:
@@ -192,7 +192,3 @@ def signs_pdf(actor: Actor):
     spool.seek(0)
     name = f"公示牌-{community_code or street_code}.pdf"
     return send_file(spool, mimetype="application/pdf", download_name=name, as_attachment=True)
-
-
-def _may_print(actor: Actor, community: Community) -> bool:
-    return actor.is_admin or community.id in actor.community_ids or community.street_id in actor.street_ids

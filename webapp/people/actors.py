@@ -40,6 +40,15 @@ class Actor:
     def is_rider(self) -> bool:
         return RIDER in self.roles
 
+    def supervises_street(self, street_id: int) -> bool:
+        """An admin, or staff of that street."""
+        return self.is_admin or street_id in self.street_ids
+
+    def supervises_community(self, community_id: int, street_id: int) -> bool:
+        """An admin, staff of that community, or staff of its street (print its signs, manage
+        its places)."""
+        return community_id in self.community_ids or self.supervises_street(street_id)
+
     @property
     def primary_role(self) -> str:
         """The role an event records when this person acts: the widest staff role held."""

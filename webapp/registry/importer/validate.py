@@ -1,58 +1,16 @@
-"""Importing the "one table" (一张表) a community keeps: places, staff and the matrix.
-
-One .xlsx workbook, or a folder of CSV files named after the sheets (``楼栋.csv``, UTF-8 with
-or without BOM; GB18030 as saved by Excel is accepted too). The header is row 1; column order
-does not matter, unknown sheets and columns are ignored, and every sheet is optional (a file may
-carry only 楼栋, say). Columns marked * must be filled; other columns may be left out.
-
-======== =========================================================================================
-sheet    columns
-======== =========================================================================================
-街道     编码*, 名称*, 工单前缀* (1-8 capital letters or digits, e.g. JY)
-社区     编码*, 名称*, 街道编码*
-部门     编码*, 名称*
-问题类别 编码*, 名称*, 类型* (随手拍 | 心愿), 主管部门编码, 受理时限(小时)*, 办结时限(小时)*,
-         按工作日 (是 | 否, blank = 否), 排序 (blank = 0)
-人员     编码*, 姓名*, 手机* (11 digits), 角色*, 范围编码, 微信openid.
-         One row per role: a person with two roles has two rows with the same 编码 (姓名, 手机
-         and 微信openid may be left blank on the further rows). 角色 and what 范围编码 names:
-         网格员 → grid, 专业网格员 → department, 社区工作人员 → community,
-         心语心愿处理人 → community, 街道工作人员 → street, 管理员 → (blank).
-网格     编码*, 名称*, 社区编码*, 网格员编码, 代班人编码 (person codes; the grid worker must
-         hold the 网格员 role for that grid)
-楼栋     编码*, 名称*, 地址*, 网格编码*, 单元 (names separated by 、 or , e.g. 1单元、2单元)
-责任矩阵 网格编码*, 类别编码*, 负责人编码*, 代班人编码: who answers for a report category in a
-         grid; "one worker, many grids" (一员多格) is several rows naming the same person
-======== =========================================================================================
-
-Rows are keyed by 编码 (the matrix by 网格编码 + 类别编码), so importing a file again updates in
-place: an unchanged file changes nothing, a changed row updates its object. Every row of every
-sheet is checked before anything is written; if any row is bad, the report lists every bad row
-with its sheet, row number and reason, and nothing is written. Nothing is ever deleted: objects,
-roles, matrix rows and units absent from the file are left as they are (units are added and
-reordered, never removed: tickets point at them). A blank optional cell means "none" (a blank
-代班人编码 removes the stand-in), except 微信openid: blank keeps the one stored at login.
-
-The functions here flush and never commit; the caller commits or rolls back.
-"""
+"""Step 2, checking: every row of every sheet against the format, the file and the database."""
 from __future__ import annotations
 
-import csv
-import io
 import re
-import unicodedata
-import zipfile
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Row as DbRow
 
 from webapp.errors import Invalid
 from webapp.extensions import db
 from webapp.people.models import ROLE_LABELS, Person, Role, StaffAssignment
+from webapp.registry.importer.read import Row, Sheet
 from webapp.registry.models import (
     Building,
     Category,
@@ -64,6 +22,8 @@ from webapp.registry.models import (
     TicketKind,
     Unit,
 )
+
+# ---------------------------------------------------------------- the format
 
 STREETS, COMMUNITIES, DEPARTMENTS, CATEGORIES = "街道", "社区", "部门", "问题类别"
 PEOPLE, GRIDS, BUILDINGS, MATRIX = "人员", "网格", "楼栋", "责任矩阵"
@@ -137,110 +97,6 @@ TICKET_PREFIX = re.compile(r"[A-Z0-9]{1,8}")
 UNIT_SEPARATORS = re.compile(r"[、,，;；\s]+")
 
 
-# ---------------------------------------------------------------- reading: file → rows
-
-
-@dataclass(frozen=True)
-class Row:
-    """One data row as text, numbered as the spreadsheet shows it (the header is row 1)."""
-
-    number: int
-    values: dict[str, str]
-
-    def __getitem__(self, column: str) -> str:
-        return self.values.get(column, "")
-
-
-@dataclass
-class Sheet:
-    name: str
-    columns: tuple[str, ...]
-    rows: list[Row]
-
-
-def read_registry_file(path: str | Path) -> dict[str, Sheet]:
-    """Read an .xlsx workbook or a folder of CSV files into sheets of text rows.
-
-    Raises Invalid when the path is neither or cannot be read.
-    """
-    path = Path(path)
-    if path.is_dir():
-        return read_csv_folder(path)
-    if path.suffix.lower() in {".xlsx", ".xlsm"} and path.is_file():
-        return read_xlsx(path)
-    raise Invalid(f"无法导入 {path}：请提供 .xlsx 文件或存放 CSV 文件的文件夹")
-
-
-def read_xlsx(path: Path) -> dict[str, Sheet]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
-        raise Invalid(f"无法读取 {path.name}：不是有效的 xlsx 文件（{error}）") from error
-    try:
-        return {
-            sheet.name: sheet
-            for sheet in (
-                _sheet(ws.title, ws.iter_rows(values_only=True)) for ws in workbook.worksheets
-            )
-        }
-    finally:
-        workbook.close()
-
-
-def read_csv_folder(folder: Path) -> dict[str, Sheet]:
-    sheets = {}
-    for path in sorted(folder.glob("*.csv")):
-        text = _decode(path.read_bytes(), path.name)
-        sheet = _sheet(path.stem, csv.reader(io.StringIO(text, newline="")))
-        sheets[sheet.name] = sheet
-    return sheets
-
-
-def _decode(data: bytes, filename: str) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise Invalid(f"无法读取 {filename}：请以 UTF-8 编码保存")
-
-
-def _sheet(title: str, raw_rows: Iterable[Sequence]) -> Sheet:
-    name = unicodedata.normalize("NFC", str(title)).strip()
-    columns: tuple[str, ...] = ()
-    rows = []
-    for number, raw in enumerate(raw_rows, start=1):
-        if number == 1:
-            columns = tuple(_header_text(value) for value in raw)
-            continue
-        cells = [_cell_text(value) for value in raw]
-        if not any(cells):
-            continue
-        values = {column: cell for column, cell in zip(columns, cells) if column}
-        rows.append(Row(number, values))
-    return Sheet(name, columns, rows)
-
-
-def _header_text(value) -> str:
-    text = unicodedata.normalize("NFC", _cell_text(value))
-    return re.sub(r"\s+", "", text.replace("（", "(").replace("）", ")"))
-
-
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).strip()
-
-
 # ---------------------------------------------------------------- the report
 
 
@@ -278,18 +134,13 @@ class ImportReport:
         return sum(c.created + c.updated for c in self.counts.values())
 
 
-# ---------------------------------------------------------------- importing
+# ---------------------------------------------------------------- checking
 
 
-def import_registry_file(path: str | Path) -> ImportReport:
-    """Read and import one file or CSV folder; see the module docstring for the format."""
-    return import_registry(read_registry_file(path))
+def validate_registry(sheets: dict[str, Sheet]) -> tuple[ImportReport, Existing, Plan]:
+    """Check every row of every sheet: the plan to write, or the bad rows in report.errors.
 
-
-def import_registry(sheets: dict[str, Sheet]) -> ImportReport:
-    """Check every row of every sheet, then (only if none is bad) write them and flush.
-
-    Raises Invalid when no sheet of the format is present.
+    Writes nothing. Raises Invalid when no sheet of the format is present.
     """
     report = ImportReport(
         counts={name: SheetCounts() for name in SHEET_NAMES if name in sheets},
@@ -297,15 +148,13 @@ def import_registry(sheets: dict[str, Sheet]) -> ImportReport:
     )
     if not report.counts:
         raise Invalid("文件中没有可导入的工作表，应为：" + "、".join(SHEET_NAMES))
-    existing = _Existing.load(load_buildings=BUILDINGS in sheets)
+    existing = Existing.load(load_buildings=BUILDINGS in sheets)
     plan = _Validator(sheets, existing, report).run()
-    if report.ok:
-        _apply(plan, existing, report)
-    return report
+    return report, existing, plan
 
 
 @dataclass
-class _Existing:
+class Existing:
     """What the database holds, loaded once per import and keyed by code."""
 
     streets: dict[str, Street]
@@ -322,7 +171,7 @@ class _Existing:
     matrix: dict[tuple[int, int], Responsibility]
 
     @classmethod
-    def load(cls, *, load_buildings: bool) -> "_Existing":
+    def load(cls, *, load_buildings: bool) -> Existing:
         def by_code(model):
             return {obj.code: obj for obj in db.session.scalars(select(model))}
 
@@ -379,7 +228,7 @@ class _PersonPlan:
 
 
 @dataclass
-class _Plan:
+class Plan:
     streets: list[tuple[str, dict]] = field(default_factory=list)
     communities: list[tuple[str, dict, str]] = field(default_factory=list)
     departments: list[tuple[str, dict]] = field(default_factory=list)
@@ -456,9 +305,9 @@ class _RowCheck:
 
 
 class _Validator:
-    def __init__(self, sheets: dict[str, Sheet], existing: _Existing, report: ImportReport):
+    def __init__(self, sheets: dict[str, Sheet], existing: Existing, report: ImportReport):
         self.sheets, self.existing, self.report = sheets, existing, report
-        self.plan = _Plan()
+        self.plan = Plan()
         # Codes declared by the file (even on bad rows, so that one bad row does not make every
         # row that refers to it bad too) or already in the database.
         self.known = {
@@ -474,7 +323,7 @@ class _Validator:
         self.grid_worker_roles: set[tuple[str, str]] = set()
         self.person_rows: dict[str, int] = {}  # code → the person's first row
         self.openid_rows: dict[str, tuple[str, int]] = {}  # openid → (person code, row)
-        self.openid_holders = _people_by_openid(
+        self.openid_holders = people_by_openid(
             {row["微信openid"] for row in sheets[PEOPLE].rows if row["微信openid"]}
             if PEOPLE in sheets
             else set()
@@ -490,7 +339,7 @@ class _Validator:
             return set()
         return {row["编码"] for row in self.sheets[sheet].rows if row["编码"]}
 
-    def run(self) -> _Plan:
+    def run(self) -> Plan:
         for name, check in (
             (STREETS, self._street),
             (COMMUNITIES, self._community),
@@ -664,7 +513,7 @@ class _Validator:
             self.plan.matrix.append((grid, category, person, standin))
 
 
-def _people_by_openid(openids: set[str]) -> dict[str, Person]:
+def people_by_openid(openids: set[str]) -> dict[str, Person]:
     found: dict[str, Person] = {}
     wanted = sorted(openids)
     for start in range(0, len(wanted), 500):
@@ -672,192 +521,3 @@ def _people_by_openid(openids: set[str]) -> dict[str, Person]:
         for person in db.session.scalars(select(Person).where(Person.openid.in_(chunk))):
             found[person.openid] = person
     return found
-
-
-# ---------------------------------------------------------------- writing
-
-
-def _assign(obj, values: dict) -> bool:
-    """Set the attributes that differ; True when any did."""
-    changed = False
-    for name, value in values.items():
-        if getattr(obj, name) != value:
-            setattr(obj, name, value)
-            changed = True
-    return changed
-
-
-def _upsert(model, existing: dict, code: str, values: dict, counts: SheetCounts):
-    obj = existing.get(code)
-    if obj is None:
-        obj = existing[code] = model(code=code, **values)
-        db.session.add(obj)
-        counts.created += 1
-    elif _assign(obj, values):
-        counts.updated += 1
-    else:
-        counts.unchanged += 1
-    return obj
-
-
-def _apply(plan: _Plan, existing: _Existing, report: ImportReport) -> None:
-    """Write a validated plan sheet by sheet, flushing after each so that ids exist."""
-    counts = report.counts
-    with db.session.no_autoflush:
-        for code, values in plan.streets:
-            _upsert(Street, existing.streets, code, values, counts[STREETS])
-        db.session.flush()
-        for code, values, street in plan.communities:
-            values["street_id"] = existing.streets[street].id
-            _upsert(Community, existing.communities, code, values, counts[COMMUNITIES])
-        for code, values in plan.departments:
-            _upsert(Department, existing.departments, code, values, counts[DEPARTMENTS])
-        db.session.flush()
-        for code, values, department in plan.categories:
-            values["department_id"] = existing.departments[department].id if department else None
-            _upsert(Category, existing.categories, code, values, counts[CATEGORIES])
-        person_status = _apply_people(plan, existing)
-        _apply_grids(plan, existing, report)
-        _apply_roles(plan, existing, person_status)
-        for status in person_status.values():
-            setattr(counts[PEOPLE], status, getattr(counts[PEOPLE], status) + 1)
-        _apply_buildings(plan, existing, report)
-        _apply_matrix(plan, existing, report)
-    db.session.flush()
-
-
-def _apply_people(plan: _Plan, existing: _Existing) -> dict[str, str]:
-    """Write people (not yet their roles); returns code → created/updated/unchanged."""
-    status = {}
-    openid_holders = _people_by_openid(
-        {p.openid for p in plan.people.values() if p.openid and p.code not in existing.people}
-    )
-    for code, p in plan.people.items():
-        values = {"name": p.name, "phone": p.phone}
-        if p.openid:
-            values["openid"] = p.openid
-        person = existing.people.get(code)
-        if person is None and p.openid in openid_holders:
-            # Someone who logged in as a resident before being listed as staff: adopt them.
-            person = existing.people[code] = openid_holders[p.openid]
-            values["code"] = code
-        if person is None:
-            existing.people[code] = Person(code=code, **values)
-            db.session.add(existing.people[code])
-            status[code] = "created"
-        else:
-            status[code] = "updated" if _assign(person, values) else "unchanged"
-    db.session.flush()
-    return status
-
-
-def _apply_grids(plan: _Plan, existing: _Existing, report: ImportReport) -> None:
-    people = existing.people
-    for code, name, community, worker, standin in plan.grids:
-        values = {
-            "name": name,
-            "community_id": existing.communities[community].id,
-            "worker_id": people[worker].id if worker else None,
-            "standin_id": people[standin].id if standin else None,
-        }
-        _upsert(Grid, existing.grids, code, values, report.counts[GRIDS])
-    db.session.flush()
-
-
-def _apply_roles(plan: _Plan, existing: _Existing, person_status: dict[str, str]) -> None:
-    scope_ids = {
-        STREETS: lambda c: (existing.streets[c].id, None, None, None),
-        COMMUNITIES: lambda c: (None, existing.communities[c].id, None, None),
-        GRIDS: lambda c: (None, None, existing.grids[c].id, None),
-        DEPARTMENTS: lambda c: (None, None, None, existing.departments[c].id),
-        None: lambda c: (None, None, None, None),
-    }
-    for code, p in plan.people.items():
-        person_id = existing.people[code].id
-        for role, scope in p.roles:
-            street_id, community_id, grid_id, department_id = scope_ids[ROLE_SCOPES[role]](scope)
-            key = (person_id, role, street_id, community_id, grid_id, department_id)
-            if key in existing.assignments:
-                continue
-            existing.assignments.add(key)
-            db.session.add(
-                StaffAssignment(
-                    person_id=person_id,
-                    role=role,
-                    street_id=street_id,
-                    community_id=community_id,
-                    grid_id=grid_id,
-                    department_id=department_id,
-                )
-            )
-            if person_status[code] == "unchanged":
-                person_status[code] = "updated"
-    db.session.flush()
-
-
-def _apply_buildings(plan: _Plan, existing: _Existing, report: ImportReport) -> None:
-    """Write buildings and their units with bulk statements (a city has 100,000 buildings)."""
-    if not plan.buildings:
-        return
-    counts = report.counts[BUILDINGS]
-    new_buildings, changed_buildings = [], []
-    for code, values, grid, _ in plan.buildings:
-        values = {**values, "grid_id": existing.grids[grid].id}
-        stored = existing.buildings.get(code)
-        if stored is None:
-            new_buildings.append({"code": code, **values})
-        elif (stored.name, stored.address, stored.grid_id) != tuple(values.values()):
-            changed_buildings.append({"id": stored.id, **values})
-    if new_buildings:
-        # A plain executemany, then one query for the ids: on PostgreSQL this is several times
-        # faster than INSERT ... RETURNING in batches.
-        db.session.execute(insert(Building), new_buildings)
-        ids = dict(db.session.execute(select(Building.code, Building.id)).all())
-    else:
-        ids = {code: row.id for code, row in existing.buildings.items()}
-    if changed_buildings:
-        db.session.execute(update(Building), changed_buildings)
-
-    new_units, changed_units = [], []
-    updated = {row["id"] for row in changed_buildings}
-    for code, _, _, unit_names in plan.buildings:
-        building_id = ids[code]
-        stored_units = existing.units.get(building_id, {})
-        for position, name in enumerate(unit_names, start=1):
-            unit_id, sort_order = stored_units.get(name, (None, None))
-            if unit_id is None:
-                new_units.append({"building_id": building_id, "name": name, "sort_order": position})
-            elif sort_order != position:
-                changed_units.append({"id": unit_id, "sort_order": position})
-            else:
-                continue
-            if code in existing.buildings:
-                updated.add(building_id)
-    if new_units:
-        db.session.execute(insert(Unit), new_units)
-    if changed_units:
-        db.session.execute(update(Unit), changed_units)
-    counts.created = len(new_buildings)
-    counts.updated = len(updated)
-    counts.unchanged = len(plan.buildings) - counts.created - counts.updated
-
-
-def _apply_matrix(plan: _Plan, existing: _Existing, report: ImportReport) -> None:
-    counts = report.counts.get(MATRIX)
-    people = existing.people
-    for grid, category, person, standin in plan.matrix:
-        key = (existing.grids[grid].id, existing.categories[category].id)
-        values = {
-            "person_id": people[person].id,
-            "standin_id": people[standin].id if standin else None,
-        }
-        responsibility = existing.matrix.get(key)
-        if responsibility is None:
-            existing.matrix[key] = Responsibility(grid_id=key[0], category_id=key[1], **values)
-            db.session.add(existing.matrix[key])
-            counts.created += 1
-        elif _assign(responsibility, values):
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
-    db.session.flush()
