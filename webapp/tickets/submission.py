@@ -162,8 +162,7 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
         photo_ids=list(submission.photo_ids),
         duplicate_of_id=row.duplicate_id if category.kind is TicketKind.REPORT else None,
         created_at=now,
-        **_NEW_TICKET_DEFAULTS,
-    )
+    )  # the other columns: open_ticket below, then their defaults (filing.file_ticket)
     event = open_ticket(
         ticket, actor, ActionInput(routing=(decision.assignee_id, decision.rule), category=category), now=now
     )
@@ -192,15 +191,6 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     return Filed(ticket, True, names)
 
 
-# Columns a new ticket starts with; the ORM would fill them at flush, filing writes them
-# without it (and the ticket is shown before it is read back).
-_NEW_TICKET_DEFAULTS = {
-    "status": None, "assignee_id": None, "level": "grid", "is_overdue": False, "me_too_count": 0,
-    "reopen_count": 0, "return_count": 0, "rating": None, "rating_comment": None,
-    "dispatched_at": None, "accepted_at": None, "resolved_at": None, "closed_at": None,
-    "accept_due_at": None, "resolve_due_at": None, "overdue_at": None, "warned_accept_at": None,
-    "warned_resolve_at": None, "merged_into_id": None, "version": 1,
-}
 _tickets = Ticket.__table__
 
 # One query: the place of the code (registry), the unit by name, what routing needs (routing.
