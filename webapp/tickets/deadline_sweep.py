@@ -14,10 +14,11 @@ partial indexes (models.tickets.DEADLINE_SQL), never by scanning the open ticket
 3. the next rung: a ticket at level community that is overdue for ESCALATION_STEP_HOURS more
    climbs to street, the step counted the way its category counts (clock or working hours).
    The department rung is never reached here: only street staff summon a department (吹哨).
-   Every climb is one Action.ESCALATE through workflow.transition with actor None; the state
-   machine's notices (notifications.on_transition) tell the new level's staff, once per level
-   ("escalated:<id>:<level>:<person>"), and this command tells the handler ("ticket_overdue",
-   "overdue:<id>:<level>").
+   A wish stops at its community (ladder.top_level; ladder.may_reach_clause keeps it out of
+   this step). Every climb is one Action.ESCALATE through state_machine.transition with actor
+   None; the state machine's notices (notices.on_transition) tell the new rung's staff
+   (ladder.supervisors), once per level ("escalated:<id>:<level>:<person>"), and this command
+   tells the handler ("ticket_overdue", "overdue:<id>:<level>").
 4. warnings: the handler (or, for a ticket waiting in the community queue, its community
    staff) is warned once per deadline when DEADLINE_WARNING_FRACTION of its window has passed,
    i.e. when no more than (1 - fraction) × accept_hours / resolve_hours remain, counted in the
@@ -38,8 +39,8 @@ Flags are written with plain UPDATEs that keep the ticket's version and updated_
 worker's concurrent accept is never refused because of a warning; escalation and auto-close go
 through the ORM and the state machine, with the version check.
 
-Known limit: warned_*_at are not reset when a reporter reopens a ticket (fresh deadlines, same
-columns), so the second round gets no warnings; the ladder still applies.
+A reporter's reopen starts a new round (state_machine: fresh deadlines, warnings and overdue
+mark), so the second round is warned and climbs like the first.
 """
 from __future__ import annotations
 
@@ -267,7 +268,7 @@ def _climber(now: datetime, settings: _Settings):
             note = f"超过{missed}时限，系统自动上报至{label}督办"
             transition(ticket, Action.ESCALATE, None, ActionInput(note=note), now=now)
             reached.append(ticket.level)
-            # The new level's staff hear it from notifications.on_transition; the handler here.
+            # The new rung's staff hear it from notices.on_transition; the handler here.
             if enqueue(
                 ticket.assignee_id,
                 "ticket_overdue",

@@ -1,6 +1,6 @@
 """Who hears about a ticket's change: the outbox messages each transition writes.
 
-on_transition() is called by workflow.transition after every change, in the same transaction,
+on_transition() is called by state_machine.transition after every change, in the same transaction,
 so a notice exists exactly when its change does.
 
 | action                                   | who                             | kind             |
