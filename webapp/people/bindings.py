@@ -105,10 +105,9 @@ def _covers_place(actor: Actor, *, grid_id=None, community_id=None, street_id=No
     if grid_id is not None:
         community_id = db.session.get(Grid, grid_id).community_id
     if community_id is not None:
-        if community_id in actor.community_ids:
-            return True
-        street_id = db.session.get(Community, community_id).street_id
-    return street_id is not None and street_id in actor.street_ids
+        community = db.session.get(Community, community_id)
+        return actor.supervises_community(community.id, community.street_id)
+    return street_id is not None and actor.supervises_street(street_id)
 
 
 def _covers(actor: Actor, assignment: StaffAssignment) -> bool:

@@ -38,6 +38,7 @@ from webapp.registry.models import (
     TicketKind,
     Unit,
 )
+from webapp.tickets import wishes
 from webapp.tickets.models import OPEN_STATUSES, Ticket
 
 SUMMARY_LENGTH = 40
@@ -354,10 +355,11 @@ static_cache = _StaticCache()
 _OPEN_STATUS_IN = _tickets.c.status.in_(
     [literal_column(f"'{status.value}'") for status in OPEN_STATUSES]
 )
-# What the public may see of a building's tickets: open reports, checked text; never a wish.
+# What the public may see of a building's tickets: open reports, checked text; never a wish
+# (wishes.PUBLIC_KIND).
 _PUBLIC_OPEN_REPORT = and_(
     _OPEN_STATUS_IN,
-    _tickets.c.kind == TicketKind.REPORT,
+    _tickets.c.kind == wishes.PUBLIC_KIND,
     _tickets.c.needs_review.is_(False),
 )
 _OPEN_REPORT_COLUMNS = (

@@ -6,8 +6,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from webapp.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from webapp.extensions import db
 from webapp.people.actors import Actor
-from webapp.registry.models import TicketKind
-from webapp.tickets import access
+from webapp.tickets import access, wishes
 from webapp.tickets.models import OPEN_STATUSES, MeToo, Ticket
 from webapp.tickets.state_machine import STAFF_ACTIONS, Action, ActionInput, transition
 
@@ -31,7 +30,7 @@ def say_me_too(actor: Actor, ticket_id: str) -> Ticket:
     closed one, Conflict for the reporter's own report.
     """
     ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
-    if ticket is None or ticket.kind is not TicketKind.REPORT or ticket.needs_review:
+    if ticket is None or ticket.kind is not wishes.PUBLIC_KIND or ticket.needs_review:
         raise _not_found()
     if access.is_reporter(actor, ticket):
         raise Conflict("这是您自己反映的问题", code="own_ticket")
