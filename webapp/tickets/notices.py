@@ -27,7 +27,6 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.notifications.outbox import enqueue
-from webapp.people.models import Role, StaffAssignment
 from webapp.tickets import ladder
 from webapp.tickets.models import MeToo, Ticket, TicketEvent
 
