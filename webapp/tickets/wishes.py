@@ -24,7 +24,7 @@ from sqlalchemy import and_, false, select
 
 from webapp.extensions import db
 from webapp.people.actors import Actor
-from webapp.people.models import Person, Role, StaffAssignment
+from webapp.people.models import Role, StaffAssignment
 from webapp.registry.models import TicketKind
 from webapp.tickets.models import Ticket
 
@@ -88,7 +88,6 @@ def readers_of(community_id: int) -> list[str]:
     return sorted(
         db.session.scalars(
             select(StaffAssignment.person_id)
-            .join(Person, Person.id == StaffAssignment.person_id)
             .where(StaffAssignment.role == Role.WISH_READER, StaffAssignment.community_id == community_id)
             .distinct()
         )
