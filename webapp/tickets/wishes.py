@@ -3,6 +3,8 @@
 A wish is private by default:
 - it is never listed publicly: the scan's open tickets and me-too are for reports only
   (PUBLIC_KIND);
+- a new wish goes to its community's first wish reader at work (routing.py, RULE_WISH_READER),
+  or waits in the community's queue;
 - it is read and handled only by the wish readers (心语心愿处理人) of its community: is_reader
   (Python) and reader_clause (SQL) below, side by side; who-sees-what (access.py) takes the
   wish part of a staff member's scope from here;
