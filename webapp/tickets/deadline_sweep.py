@@ -64,10 +64,9 @@ from webapp.registry.models import Category
 from webapp.tickets import ladder
 from webapp.tickets.deadlines import add_hours, subtract_hours, warning_lead_hours
 from webapp.tickets.ladder import AUTOMATIC_LEVELS, LEVEL_LABELS, UNACCEPTED, rung
-from webapp.tickets.models import DEADLINE_SQL, Ticket, TicketStatus
+from webapp.tickets.models import DEADLINE_SQL, Ticket
 from webapp.tickets.state_machine import Action, ActionInput, transition
 
-S = TicketStatus
 
 WARN_ACCEPT_NOTE = "距接单时限不多了，请尽快接单"
 WARN_RESOLVE_NOTE = "距办结时限不多了，请尽快办理"
