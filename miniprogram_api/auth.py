@@ -64,10 +64,17 @@ def _require_dev_login() -> None:
 class WeChatLogin(MethodView):
     @blp.arguments(WeChatLoginSchema())
     @blp.response(200, LoginSchema)
-    @blp.alt_response(401, description="登录凭证无效")
+    @blp.alt_response(401, description="登录凭证无效或已使用（wechat_code_invalid），请重新 wx.login")
+    @blp.alt_response(403, description="该微信账号被微信判定为高风险、限制登录（wechat_user_blocked），重新登录无效")
+    @blp.alt_response(429, description="登录过于频繁（wechat_rate_limited），按 Retry-After 秒后再试")
     @blp.alt_response(503, description="微信服务不可用")
     def post(self, body):
-        """Log in with the code of wx.login(); the WeChat session key stays on the server."""
+        """Log in with the code of wx.login(); the WeChat session key stays on the server.
+
+        401 wechat_code_invalid: get a new code and log in again. 403 wechat_user_blocked:
+        WeChat restricts this account for risk reasons; do not loop on login. 429
+        wechat_rate_limited: wait the Retry-After header's seconds.
+        """
         result = auth.login_with_wechat(body["code"])
         db.session.commit()
         return _login_body(*result)

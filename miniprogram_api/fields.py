@@ -29,3 +29,18 @@ class LocalDateTime(fields.DateTime):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return local_iso(value)
+
+
+class WholeNumber(fields.Integer):
+    """An integer of a JSON body: 4.5, "4" and true are refused (422), never rounded or cast.
+
+    fields.Integer alone stores 4.5 as 4; with strict=True it still takes true as 1.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)

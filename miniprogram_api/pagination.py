@@ -24,4 +24,10 @@ class PageArgs(Schema):
         load_default=DEFAULT_LIMIT,
         validate=validate.Range(min=1, max=MAX_LIMIT, error="每页条数需在1到100之间"),
     )
-    cursor = Cursor(load_default=None)
+    cursor = Cursor(
+        load_default=None,
+        metadata={
+            "description": "上一页返回的 next_cursor，原样传回；其他值：422",
+            "pattern": "^[A-Za-z0-9_-]+$",
+        },
+    )

@@ -15,15 +15,37 @@ blp = Blueprint(
 
 # wx.requestSubscribeMessage takes at most 3 template ids per call; leave room, stay bounded.
 MAX_TEMPLATES = 10
+TEMPLATE_ID_MAX_LENGTH = 64  # the ledger's column; WeChat's ids are 43 characters
+
+RESULT_DESCRIPTION = (
+    "wx.requestSubscribeMessage 的结果：模板 id → " + " | ".join(subscriptions.RESULTS)
+    + "。accept 及其带提醒方式的形式（acceptWithAudio、acceptWithAlert 等以 acceptWith 开头的值）"
+    "都算同意：一次性模板可多发一条，长期订阅模板此后每条都可发送；ban 表示模板被封禁，清零；"
+    "reject、filter 不改变已有授权。无法识别的值只忽略该模板（列在返回的 ignored 中），"
+    "不影响其他模板。成功回调里的 errMsg 可以原样带上，会被忽略。"
+)
 
 
 class SubscribeResultsSchema(Schema):
     results = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=64)),
-        values=fields.String(validate=validate.OneOf(subscriptions.RESULTS)),
+        keys=fields.String(validate=validate.Length(min=1, max=TEMPLATE_ID_MAX_LENGTH)),
+        # Any JSON value: one this API does not understand is ignored for its template only.
+        values=fields.Raw(
+            allow_none=True,
+            metadata={
+                "type": "string",
+                "description": "accept | acceptWithAudio | acceptWithAlert | reject | ban | filter",
+            },
+        ),
         required=True,
-        validate=validate.Length(min=1, max=MAX_TEMPLATES),
-        metadata={"description": "模板 id → accept | reject | ban | filter"},
+        validate=validate.Length(
+            min=1, max=MAX_TEMPLATES, error="模板数量必须在 {min} 到 {max} 个之间"
+        ),
+        metadata={
+            "description": RESULT_DESCRIPTION,
+            "minProperties": 1,
+            "maxProperties": MAX_TEMPLATES,
+        },
     )
 
     @pre_load
@@ -39,7 +61,13 @@ class SubscriptionStateSchema(Schema):
     remaining = fields.Dict(
         keys=fields.String(),
         values=fields.Integer(),
-        metadata={"description": "每个模板还可以发送的消息条数"},
+        metadata={
+            "description": "每个模板还可以发送的消息条数（长期订阅模板：1 表示已订阅，发送不消耗）"
+        },
+    )
+    ignored = fields.List(
+        fields.String(),
+        metadata={"description": "结果无法识别而被忽略的模板 id（这些模板的授权未改变）"},
     )
 
 
@@ -49,8 +77,9 @@ class Subscriptions(MethodView):
     @blp.arguments(SubscribeResultsSchema())
     @blp.response(200, SubscriptionStateSchema)
     def post(self, body):
-        """Record the result of wx.requestSubscribeMessage: each "accept" allows one more
-        message of that template. Returns how many messages each template may still send."""
-        remaining = subscriptions.record_subscribe_results(current_actor(), body["results"])
+        """Record the result of wx.requestSubscribeMessage: each accept allows one more message
+        of a one-time template, or every message of a long-term one. Returns how many messages
+        each template may still send, and the templates whose result was not understood."""
+        outcome = subscriptions.record_subscribe_results(current_actor(), body["results"])
         db.session.commit()
-        return {"remaining": remaining}
+        return {"remaining": outcome.remaining, "ignored": outcome.ignored}

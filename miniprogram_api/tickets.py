@@ -27,11 +27,12 @@ from webapp.tickets.state_machine import ActionInput
 blp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets", description="随手拍与心语心愿工单")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 100
 
 
 def _idempotency_key() -> str:
     key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
-    if not key or len(key) > 100:
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX:
         raise DomainError(
             "缺少请求标识 Idempotency-Key，请更新小程序后重试",
             code="idempotency_key_required",
@@ -45,7 +46,11 @@ class TicketCollection(MethodView):
     @blp.arguments(TicketCreateSchema())
     @blp.response(201, TicketSchema)
     @blp.alt_response(200, schema=TicketSchema, description="同一请求标识的重复提交：返回已有工单")
-    @blp.doc(parameters=[{"in": "header", "name": IDEMPOTENCY_HEADER, "required": True, "schema": {"type": "string"}}])
+    @blp.doc(parameters=[{
+        "in": "header", "name": IDEMPOTENCY_HEADER, "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+        "description": "客户端为每次提交生成的唯一标识（如 UUID），重试时原样带上；缺少或超过100个字符：400",
+    }])
     def post(self, body):
         """Submit a report (随手拍) or a wish (心语心愿) at the building of a scanned code.
 

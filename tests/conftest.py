@@ -134,8 +134,8 @@ def wechat_http(app, monkeypatch):
     gateway = WeChatGateway("wx-test-app", "s3cret", timeout=2, storage=MemoryStorage())
     monkeypatch.setitem(app.extensions, "wechat", gateway)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(
-            "https://api.weixin.qq.com/cgi-bin/token",
+        mock.post(
+            "https://api.weixin.qq.com/cgi-bin/stable_token",
             json={"access_token": "TOKEN", "expires_in": 7200},
         )
         yield mock

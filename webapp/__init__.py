@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+# Chinese validation messages, installed before any schema of the project is defined.
+from webapp import validation_messages  # noqa: F401  # isort: skip
 from webapp.config import Config, config_from_env
 from webapp.json_provider import OrjsonProvider
 from webapp.sessions import CookieSessionWhenSent
@@ -37,7 +39,12 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         compare_type=True,
         render_item=render_migration_item,
     )
-    api = Api(app)
+    from webapp.errors import ErrorSchema
+
+    class DocumentedApi(Api):
+        ERROR_SCHEMA = ErrorSchema  # the error shape every answer really has
+
+    api = DocumentedApi(app)
 
     import miniprogram_api
 

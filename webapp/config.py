@@ -28,6 +28,33 @@ def _wechat_templates() -> dict:
     return templates
 
 
+# subscribeMessage.send's miniprogram_state and lang: the values WeChat takes.
+MINIPROGRAM_STATES = ("developer", "trial", "formal")
+MESSAGE_LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """A setting that must be one of `allowed`: anything else stops the app at start-up."""
+    value = os.environ.get(name, "").strip() or default
+    if value not in allowed:
+        raise RuntimeError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _long_term_templates(templates: dict) -> frozenset[str]:
+    """WECHAT_LONG_TERM_TEMPLATES: the ids (comma- or space-separated) of the long-term
+    subscription templates (长期订阅); each must be an id WECHAT_TEMPLATES gives a kind."""
+    ids = frozenset(os.environ.get("WECHAT_LONG_TERM_TEMPLATES", "").replace(",", " ").split())
+    used = {str(t.get("id") if isinstance(t, dict) else t) for t in templates.values()}
+    unknown = sorted(ids - used)
+    if unknown:
+        raise RuntimeError(
+            "WECHAT_LONG_TERM_TEMPLATES names template ids no kind of notice uses "
+            f"(WECHAT_TEMPLATES, WECHAT_TEMPLATE_<KIND>): {', '.join(unknown)}"
+        )
+    return ids
+
+
 class Config:
     """Development defaults: the embedded SQLite demo, no WeChat credentials."""
 
@@ -51,18 +78,29 @@ class Config:
     WECHAT_SECRET = os.environ.get("WECHAT_SECRET", "")
     WECHAT_TOKEN = os.environ.get("WECHAT_TOKEN", "")
     WECHAT_AES_KEY = os.environ.get("WECHAT_AES_KEY", "")
+    # WeChat's callback accepts a push whose signed timestamp is this close to now (either way).
+    WECHAT_PUSH_MAX_AGE_SECONDS = int(os.environ.get("WECHAT_PUSH_MAX_AGE_SECONDS", "300"))
+    # WeChat's verification files (*.txt), served at /<name>.txt and /b/<name>.txt.
+    WECHAT_VERIFY_DIR = os.environ.get("WECHAT_VERIFY_DIR", "")
     WECHAT_TIMEOUT_SECONDS = float(os.environ.get("WECHAT_TIMEOUT_SECONDS", "5"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "photos"))
     # Notifications: template ids per kind (placeholders "demo_<kind>" when absent) and the outbox.
     WECHAT_TEMPLATES = _wechat_templates()
+    WECHAT_LONG_TERM_TEMPLATES = _long_term_templates(WECHAT_TEMPLATES)
     WECHAT_MESSAGE_PAGE = os.environ.get("WECHAT_MESSAGE_PAGE", "pages/ticket/detail?id={ticket_id}")
+    # The mini-program version a message opens, and the language of its "进入小程序查看".
+    WECHAT_MINIPROGRAM_STATE = _choice("WECHAT_MINIPROGRAM_STATE", "formal", MINIPROGRAM_STATES)
+    WECHAT_MESSAGE_LANG = _choice("WECHAT_MESSAGE_LANG", "zh_CN", MESSAGE_LANGS)
     OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "5"))
     OUTBOX_BACKOFF_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_SECONDS", "60"))
     OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "3600"))
-    # Longer than the worst send (token fetch + send + refresh + resend, each WECHAT_TIMEOUT).
+    # Longer than the worst send: token lock wait + fetch + send + replacing a refused token
+    # (two fetches at most) + resend, about 15 x WECHAT_TIMEOUT (webapp/wechat.py).
     OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", "120"))
     # Shared WeChat access token lives in Redis under this prefix (per process without REDIS_URL).
     WECHAT_TOKEN_PREFIX = os.environ.get("WECHAT_TOKEN_PREFIX", "gridreport:wechat")
+    # Longest wait for Redis to connect or answer; a Redis down or hung fails the WeChat call.
+    REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS", "2"))
     TOKEN_TTL_SECONDS = int(os.environ.get("TOKEN_TTL_SECONDS", str(7 * 24 * 3600)))
     # How long a process may serve a checked token's actor from memory (webapp/people/auth.py
     # _ActorCache): a logout elsewhere or a change of staff roles takes effect within it; 0 off.
@@ -90,6 +128,17 @@ class Config:
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": (
+                "Errors: one shape, {code, message, errors}, messages in Chinese (see Error). "
+                "Text anywhere in a request (path values, query, form fields, JSON strings and "
+                "keys) must not hold a NUL character or a lone surrogate: 422 "
+                "invalid_characters, naming the field. Idempotency-Key: 1 to 100 characters. "
+                "cursor: the next_cursor of the previous page, as given."
+            )
+        }
+    }
     JSON_AS_ASCII = False
 
     @classmethod
@@ -137,6 +186,14 @@ class ProductionConfig(Config):
             )
         if _flag("DEV_LOGIN"):
             raise RuntimeError("DEV_LOGIN must not be enabled in production")
+        wechat = os.environ.get("WECHAT_APPID") and os.environ.get("WECHAT_SECRET")
+        if wechat and not os.environ.get("REDIS_URL"):
+            raise RuntimeError(
+                "production configuration refuses to start: WECHAT_APPID and WECHAT_SECRET are "
+                "set but REDIS_URL is not. Every process (gunicorn workers, outbox drainers, cron "
+                "commands) must share WeChat's access token through Redis: set REDIS_URL, e.g. "
+                "redis://127.0.0.1:6379/0"
+            )
 
 
 CONFIGS = {

@@ -6,21 +6,31 @@ people (zh-CN), the code for programs.
 from __future__ import annotations
 
 from flask import Flask, jsonify, make_response, render_template, request
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
+
+from webapp.validation_messages import translate_errors
 
 
 class DomainError(Exception):
+    """headers: extra HTTP headers the error handler sends with the answer (e.g. Retry-After)."""
+
     status = 400
     code = "bad_request"
     message = "请求有误"
+    headers: dict[str, str] | None = None
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, errors=None):
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, errors=None, headers=None
+    ):
         super().__init__(message or self.message)
         if message:
             self.message = message
         if code:
             self.code = code
         self.errors = errors or {}
+        if headers:
+            self.headers = dict(headers)
 
 
 class Invalid(DomainError):
@@ -76,6 +86,12 @@ class UnsupportedMedia(DomainError):
     message = "不支持的文件类型"
 
 
+class TooManyRequests(DomainError):
+    status = 429
+    code = "rate_limited"
+    message = "操作太频繁，请稍后再试"
+
+
 class WeChatError(DomainError):
     """WeChat answered with an error code; errcode is WeChat's own (e.g. 43101: user refused)."""
 
@@ -114,13 +130,27 @@ HTTP_MESSAGES = {
 }
 
 
+class ErrorSchema(Schema):
+    """The one error shape, as the OpenAPI document describes it (flask-smorest's own has an
+    integer `code` and a `status`, which no answer of ours carries)."""
+
+    code = fields.String(required=True, metadata={"description": "机器可读的错误码，如 validation_error"})
+    message = fields.String(required=True, metadata={"description": "给人看的中文说明"})
+    errors = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "按字段列出的中文错误：{字段: [说明, ...]}；没有时为 {}"},
+    )
+
+
 def error_body(code: str, message: str, errors=None) -> dict:
-    return {"code": code, "message": message, "errors": errors or {}}
+    return {"code": code, "message": message, "errors": translate_errors(errors or {})}
 
 
 def _wants_json() -> bool:
     if request.path.startswith(("/api/", "/wechat/")):
         return True
+    if request.path == "/console" or request.path.startswith("/console/"):
+        return False  # the staff console answers people: always a page with its menu
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json"
 
@@ -139,7 +169,7 @@ def _respond(status: int, code: str, message: str, errors=None, headers=None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
-        return _respond(error.status, error.code, error.message, error.errors)
+        return _respond(error.status, error.code, error.message, error.errors, error.headers)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):

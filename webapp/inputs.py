@@ -2,8 +2,8 @@
 
 PostgreSQL stores neither in text (psycopg refuses a NUL, json refuses "\\u0000", a lone
 surrogate cannot be encoded to UTF-8), and no person types them: they come from broken or
-hostile clients. Checked once, before any view runs, over the query string, form fields and
-JSON body of every door (the mini-program's API, the phone page, the console), so that such a
+hostile clients. Checked once, before any view runs, over the path's values (`/tickets/<id>`),
+the query string, form fields and JSON body of every door (the mini-program's API, the phone page, the console), so that such a
 request gets a clear 422 naming the field instead of failing inside a write. A JSON body
 nested too deeply to read is a 400, like any malformed body.
 """
@@ -41,8 +41,11 @@ def _bad_field(value, path: str) -> str | None:
 
 
 def check_request_text() -> None:
-    """Raise Invalid (422) when the request's query, form or JSON body holds a NUL or a lone
-    surrogate."""
+    """Raise Invalid (422) when the request's path values, query, form or JSON body hold a NUL
+    or a lone surrogate."""
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and _UNSTORABLE.search(value):
+            _refuse(name)
     if request.query_string:
         _check_pairs(request.args)
     if request.mimetype in _FORM_TYPES:

@@ -1,14 +1,32 @@
 """/wechat/callback: the address WeChat pushes messages to (消息推送).
 
-GET is WeChat's check of the address: a valid signature gets `echostr` back. POST carries one
-message, in XML or JSON (the mini-program's push settings choose), plain or in safe mode
-(encrypt_type=aes: the body holds Encrypt, signed by msg_signature, decrypted with
-WECHAT_AES_KEY). Every request must be signed with WECHAT_TOKEN; a bad signature answers 403.
-Without WECHAT_TOKEN the address does not exist (404). The answer to a message is "success".
+Without WECHAT_TOKEN the address does not exist (404). Otherwise every request must pass, in
+this order (each refusal is 403 in the contract's error shape, and acts on nothing):
 
-WeChat retries a push it got no answer to within 5 seconds, up to three times; handling is
-quick, and a repeated subscription "accept" only over-counts the consent ledger (see
-webapp.notifications.subscriptions for why that is harmless).
+1. the signature: `signature` = sha1 of WECHAT_TOKEN, `timestamp` and `nonce` sorted and joined
+   (`bad_signature`);
+2. the timestamp window: `timestamp` within WECHAT_PUSH_MAX_AGE_SECONDS (300) of now, either
+   way (`stale_push`), on GET as well as POST;
+3. POST only, the mode: with WECHAT_AES_KEY set, only safe mode (安全模式, or compatible mode,
+   兼容模式) is accepted: `encrypt_type=aes`, a body holding Encrypt, and `msg_signature` (sha1
+   of the token, timestamp, nonce and Encrypt) valid (`bad_signature`); the decrypted message
+   is the push, any plain fields beside Encrypt are ignored. A plain POST is refused
+   (`plaintext_refused`). Without WECHAT_AES_KEY, plain pushes as XML or JSON are accepted and
+   an encrypted one is refused (400 `wechat_aes_not_configured`);
+4. POST only, retries and replays, remembered in the wechat_pushes table in the transaction
+   that acts on the push (webapp.notifications.wechat_events): a push already accepted (the
+   same MsgId, or the same FromUserName + CreateTime + event + subject: WeChat's retries) is
+   answered "success" and not acted on again; a signed query string already used with another
+   push is refused (`replayed_push`). In plain mode the signature covers only the token,
+   timestamp and nonce, not the body: without this rule a query string seen in a log would
+   carry any body for the whole window. (A replay of an identical push is a retry: "success".)
+
+GET is WeChat's check of the address: `echostr` is echoed back. A POST carries one message,
+acted on by the feature it concerns (_act): the consent ledger (subscription events), the
+photos (wxa_media_check), the people (user_authorization_revoke / _cancellation: the user is
+forgotten, webapp.people.erasure); anything else is ignored. The answer is "success". A push is
+either acted on and remembered in one commit, or neither (an error rolls both back, and
+WeChat's retry is acted on).
 """
 from __future__ import annotations
 
@@ -16,15 +34,18 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 
 import xmltodict
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request, send_file
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
 from webapp.errors import DomainError, Forbidden, NotFound
 from webapp.extensions import db
 from webapp.notifications import wechat_events
+from webapp.people import erasure
+from webapp.tickets import photos
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +60,59 @@ class BadMessage(DomainError):
 
 @bp.get("/callback")
 def verify_address():
-    """WeChat checks the address: echo `echostr` when the signature is good (403 if not)."""
+    """WeChat checks the address: echo `echostr` when signed and fresh (403 if not)."""
     _check_signature()
+    _check_fresh()
     return Response(request.args.get("echostr", ""), mimetype="text/plain")
 
 
 @bp.post("/callback")
 def receive_message():
-    """One pushed message: verify, decrypt, parse, act, answer "success"."""
+    """One pushed message: verify, decrypt, parse, remember, act, answer "success"."""
     _check_signature()
+    _check_fresh()
     message = _read_message()
-    handled = wechat_events.handle_message(message)
+    if not wechat_events.remember_push(wechat_events.push_key(message)):
+        db.session.rollback()
+        log.info("wechat push %s/%s repeated: answered, not acted on again",
+                 message.get("MsgType"), wechat_events.event_of(message))
+        return _success()
+    args = request.args
+    used = wechat_events.query_key(args.get("timestamp", ""), args.get("nonce", ""), args.get("signature", ""))
+    if not wechat_events.remember_push(used):
+        db.session.rollback()
+        log.warning("wechat push refused: its signed query string was used by another push")
+        raise Forbidden("该推送签名已使用过，不予受理", code="replayed_push")
+    g.unused_files = []  # photo files the push made unused: deleted once it has committed
+    handled = _act(message)
     db.session.commit()
-    log.info("wechat push %s/%s handled as %s", message.get("MsgType"), message.get("Event"), handled)
+    photos.remove_files(g.unused_files)
+    log.info("wechat push %s/%s handled as %s", message.get("MsgType"), wechat_events.event_of(message), handled)
+    return _success()
+
+
+def _success() -> Response:
     return Response("success", mimetype="text/plain")
+
+
+def _act(message: dict) -> str:
+    """Have the feature a push concerns act on it; returns what it was taken for."""
+    event = wechat_events.event_of(message)
+    if event in wechat_events.SUBSCRIPTION_CONTAINERS:
+        wechat_events.apply_subscription_event(message, event)
+    elif event == wechat_events.MEDIA_CHECK_EVENT:
+        trace_id, verdict = wechat_events.media_check_of(message)
+        photos.record_media_check(trace_id, verdict)
+    elif event == wechat_events.REVOKE_EVENT:
+        scopes = erasure.revoke_scopes(wechat_events.field(message, "RevokeInfo"))
+        withdrawal = erasure.withdraw_authorization(wechat_events.authorization_openid(message), scopes)
+        if withdrawal is not None and erasure.MEDIA_SCOPE in scopes:
+            g.unused_files.extend(photos.forget_photos_of(withdrawal.person_id))
+    elif event == wechat_events.CANCELLATION_EVENT:
+        erasure.forget_wechat_user(wechat_events.authorization_openid(message), reason=event)
+    else:
+        return "ignored"
+    return event
 
 
 def _token() -> str:
@@ -75,19 +135,39 @@ def _check_signature() -> None:
         raise Forbidden("签名校验失败", code="bad_signature")
 
 
+def _check_fresh() -> None:
+    """The signed timestamp is within WECHAT_PUSH_MAX_AGE_SECONDS of now, either way."""
+    max_age = float(current_app.config["WECHAT_PUSH_MAX_AGE_SECONDS"])
+    try:
+        stamp = int(request.args.get("timestamp", ""))
+    except ValueError:
+        stamp = None
+    if stamp is None or abs(time.time() - stamp) > max_age:
+        raise Forbidden("推送已过期或时间不符，不予受理", code="stale_push")
+
+
 def _read_message() -> dict:
     body = request.get_data(as_text=True) or ""
+    safe_mode = request.args.get("encrypt_type", "").lower() == "aes"
+    if current_app.config.get("WECHAT_AES_KEY"):
+        if not safe_mode:
+            raise _plaintext_refused()
+        outer = _parse(body)
+        if "Encrypt" not in outer:
+            raise _plaintext_refused()
+        return _parse(_decrypt(outer))
     outer = _parse(body)
-    encrypted = request.args.get("encrypt_type", "").lower() == "aes" or "Encrypt" in outer
-    if not encrypted:
-        return outer
-    return _parse(_decrypt(outer))
+    if safe_mode or "Encrypt" in outer:
+        raise BadMessage("收到加密消息，但未配置消息加密密钥", code="wechat_aes_not_configured")
+    return outer
+
+
+def _plaintext_refused() -> Forbidden:
+    return Forbidden("已启用消息加密，只受理安全模式推送", code="plaintext_refused")
 
 
 def _decrypt(outer: dict) -> str:
     aes_key = current_app.config.get("WECHAT_AES_KEY") or ""
-    if not aes_key or "Encrypt" not in outer:
-        raise BadMessage("收到加密消息，但未配置消息加密密钥", code="wechat_aes_not_configured")
     args = request.args
     try:
         crypto = WeChatCrypto(_token(), aes_key, current_app.config.get("WECHAT_APPID") or "")
@@ -121,12 +201,8 @@ def _parse(text: str) -> dict:
 @bp.get("/media/<photo_id>/<token>")
 def media_for_check(photo_id: str, token: str):
     """Where WeChat's image checker fetches a photo it was asked to check (a capability URL)."""
-    from flask import send_file
-
-    from webapp.tickets.photos import photo_for_media_check
-
     try:
-        photo, path = photo_for_media_check(photo_id, token)
+        photo, path = photos.photo_for_media_check(photo_id, token)
     except DomainError:
         return Response(status=404)
     return send_file(path, mimetype=photo.content_type, max_age=0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from miniprogram_api.fields import LocalDateTime
+from miniprogram_api.fields import LocalDateTime, WholeNumber
 from miniprogram_api.schemas.places import BuildingSchema
 from webapp.tickets.state_machine import STAFF_ACTIONS
 from webapp.tickets.submission import DESCRIPTION_MAX, DESCRIPTION_MIN, MAX_PHOTOS
@@ -101,7 +101,7 @@ class MeTooSchema(Schema):
 
 class FeedbackSchema(Schema):
     resolved = fields.Boolean(required=True)
-    rating = fields.Integer(
+    rating = WholeNumber(
         required=True, validate=validate.Range(min=1, max=5, error="请给出1到5分的评价")
     )
     comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
@@ -120,7 +120,7 @@ class ActionSchema(Schema):
     )
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
     target = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
-    version = fields.Integer(load_default=None, allow_none=True)
+    version = WholeNumber(load_default=None, allow_none=True)
 
 
 class WorkQueryArgs(Schema):

@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 import requests
 import responses
-from wechatpy.session.memorystorage import MemoryStorage
 
 from tests.factories import make_person, make_registry, session_headers
 from webapp.columns import utcnow
@@ -24,7 +23,7 @@ def registry(app_ctx):
 @pytest.fixture
 def wechat(app, monkeypatch):
     """A configured gateway on the app; WeChat itself is mocked at the HTTP level."""
-    gateway = WeChatGateway("wx-test-app", "s3cret", timeout=2, storage=MemoryStorage())
+    gateway = WeChatGateway("wx-test-app", "s3cret", timeout=2)
     monkeypatch.setitem(app.extensions, "wechat", gateway)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield rsps
@@ -116,13 +115,49 @@ def test_wechat_login_keeps_the_session_key_on_the_server(client, app_ctx, wecha
     assert second["user"]["id"] == body["user"]["id"]
 
 
-def test_wechat_login_with_an_invalid_code_is_401(client, app_ctx, wechat):
-    wechat.add(responses.GET, JSCODE2SESSION_URL, json={"errcode": 40029, "errmsg": "invalid code"})
+@pytest.mark.parametrize("errcode", [40029, 40163])  # invalid, already used
+def test_wechat_login_with_an_invalid_or_used_code_is_401(client, app_ctx, wechat, errcode):
+    wechat.add(responses.GET, JSCODE2SESSION_URL, json={"errcode": errcode, "errmsg": "invalid code"})
     body = _assert_error_shape(
         client.post("/api/v1/auth/wechat", json={"code": "bad"}), 401, "wechat_code_invalid"
     )
-    assert "登录" in body["message"]
+    assert "重新登录" in body["message"]
     assert db.session.query(Person).count() == 0
+
+
+def test_wechat_login_of_a_user_wechat_blocks_is_403_not_log_in_again(client, app_ctx, wechat):
+    wechat.add(responses.GET, JSCODE2SESSION_URL, json={"errcode": 40226, "errmsg": "code blocked"})
+    response = client.post("/api/v1/auth/wechat", json={"code": "wx-code"})
+    body = _assert_error_shape(response, 403, "wechat_user_blocked")
+    assert "微信" in body["message"] and "风险" in body["message"]
+    assert "重新登录" not in body["message"]  # the client must not loop on login
+    assert "Retry-After" not in response.headers
+    assert db.session.query(Person).count() == 0
+
+
+def test_wechat_login_over_wechats_rate_limit_is_429_with_retry_after(client, app_ctx, wechat):
+    wechat.add(
+        responses.GET,
+        JSCODE2SESSION_URL,
+        json={"errcode": 45011, "errmsg": "api minute-quota reach limit  mustslower  retry next minute"},
+    )
+    response = client.post("/api/v1/auth/wechat", json={"code": "wx-code"})
+    body = _assert_error_shape(response, 429, "wechat_rate_limited")
+    assert body["message"] == "登录过于频繁，请稍后再试"
+    assert response.headers["Retry-After"] == "60"
+    assert db.session.query(Person).count() == 0
+
+
+def test_wechat_login_never_fetches_an_access_token(client, app_ctx, wechat):
+    wechat.add(responses.GET, JSCODE2SESSION_URL, json={"openid": "o-wx-2", "session_key": "k"})
+    assert client.post("/api/v1/auth/wechat", json={"code": "c"}).status_code == 200
+    assert [c.request.url.split("?")[0] for c in wechat.calls] == [JSCODE2SESSION_URL]
+
+
+def test_openapi_documents_the_wechat_login_errors(client, app_ctx):
+    spec = client.get("/api/openapi.json").get_json()
+    answers = spec["paths"]["/api/v1/auth/wechat"]["post"]["responses"]
+    assert {"401", "403", "429", "503"} <= set(answers)
 
 
 def test_wechat_login_when_wechat_times_out_is_503(client, app_ctx, wechat):

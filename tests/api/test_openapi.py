@@ -20,3 +20,25 @@ def test_openapi_document_is_valid_and_complete(client, app):
     ticket_create = spec["components"]["schemas"]["TicketCreate"]
     assert set(ticket_create["required"]) == {"code", "kind", "category", "description"}
     assert "bearerAuth" in spec["components"]["securitySchemes"]
+
+
+def test_the_error_schema_is_the_shape_every_error_has(client):
+    spec = client.get("/api/openapi.json").get_json()
+    error = spec["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"code", "message", "errors"}
+    assert error["properties"]["code"]["type"] == "string"
+    answer = client.get("/api/v1/tickets/mine")  # a real error: no token
+    assert answer.status_code == 401
+    assert set(answer.get_json()) == set(error["properties"])
+    assert isinstance(answer.get_json()["code"], str)
+
+
+def test_the_document_states_the_rules_the_server_enforces(client):
+    spec = client.get("/api/openapi.json").get_json()
+    create = spec["paths"]["/api/v1/tickets"]["post"]
+    (key,) = [p for p in create["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["schema"]["maxLength"] == 100 and key["schema"]["minLength"] == 1
+    mine = spec["paths"]["/api/v1/tickets/mine"]["get"]
+    (cursor,) = [p for p in mine["parameters"] if p["name"] == "cursor"]
+    assert cursor["schema"]["pattern"] == "^[A-Za-z0-9_-]+$"
+    assert "invalid_characters" in spec["info"]["description"]

@@ -223,3 +223,43 @@ def test_accepting_a_rider_report_earns_points_once(client, registry, staff, rid
     act(worker, action="accept")
     me = client.get("/api/v1/riders/me", headers=rider).get_json()
     assert me["points"] == 10 and me["accepted_reports"] == 1
+
+
+def test_a_rider_who_enrols_and_reports_at_once_gets_the_report_counted(
+    app, client, registry, staff, rider_person, monkeypatch
+):
+    """The actor behind a token is cached (AUTH_CACHE_SECONDS); enrolling must not leave the
+    first report filed as a resident's, without count or points."""
+    monkeypatch.setitem(app.config, "AUTH_CACHE_SECONDS", 10)
+    code = _invite(staff, registry, auto_approve=True)
+    headers = session_headers(rider_person)
+    assert client.get("/api/v1/tickets/mine", headers=headers).status_code == 200  # cached now
+    assert _enroll(client, headers, code).status_code == 201
+    from tests.factories import submit
+
+    created = submit(client, headers, registry.codes[registry.buildings[0].id])
+    assert created.status_code == 201, created.get_json()
+    ticket = db.session.get(Ticket, created.get_json()["id"])
+    assert ticket.is_rider_report
+    me = client.get("/api/v1/riders/me", headers=headers).get_json()
+    assert me["reports"] == 1
+
+
+def test_a_report_filed_from_a_stale_rider_cache_is_not_a_rider_report(
+    app, client, registry, staff, rider_person, monkeypatch
+):
+    """The other way round: suspended in another process, still cached here as a rider."""
+    monkeypatch.setitem(app.config, "AUTH_CACHE_SECONDS", 10)
+    code = _invite(staff, registry, auto_approve=True)
+    headers = session_headers(rider_person)
+    assert _enroll(client, headers, code).status_code == 201
+    assert client.get("/api/v1/riders/me", headers=headers).status_code == 200  # cached as rider
+    db.session.execute(
+        Rider.__table__.update().values(status=RiderStatus.SUSPENDED)
+    )  # another process's change: this process's cache is not told
+    db.session.commit()
+    from tests.factories import submit
+
+    created = submit(client, headers, registry.codes[registry.buildings[0].id])
+    assert created.status_code == 201
+    assert not db.session.get(Ticket, created.get_json()["id"]).is_rider_report

@@ -171,3 +171,38 @@ def test_five_concurrent_submissions_with_one_key_make_one_ticket(app, client, r
     assert len(set(ids)) == 1
     db.session.expire_all()
     assert db.session.query(Ticket).count() == 1
+
+
+def test_an_anonymous_report_is_refused_not_filed_under_a_name(client, registry, resident):
+    response = submit(client, resident, registry.codes[registry.buildings[0].id], anonymous=True)
+    body = _error(response, 422, "anonymous_report")
+    assert "心语心愿可以匿名" in body["errors"]["anonymous"][0]
+    assert db.session.query(Ticket).count() == 0
+
+
+def test_an_anonymous_wish_is_still_taken(client, registry, resident):
+    response = submit(
+        client, resident, registry.codes[registry.buildings[0].id], kind="wish", category="wish",
+        anonymous=True, description="希望小区里多放几张长椅",
+    )
+    assert response.status_code == 201, response.get_json()
+    assert db.session.query(Ticket).one().is_anonymous
+
+
+@pytest.mark.parametrize(
+    "path, field",
+    [
+        ("/api/v1/tickets/a%00b", "ticket_id"),
+        ("/api/v1/photos/a%00b", "photo_id"),
+        ("/wechat/media/a%00b/x", "photo_id"),
+    ],
+)
+def test_nul_in_a_path_segment_is_422_naming_it(client, registry, resident, path, field):
+    response = client.get(path, headers=resident)
+    assert _error(response, 422, "invalid_characters")["errors"] == {field: ["内容中含有无法识别的字符，请删除后重试"]}
+
+
+def test_nul_in_a_console_path_is_a_chinese_page(client, registry):
+    response = client.get("/console/tickets/a%00b", headers={"Accept": "text/html"})
+    assert response.status_code == 422
+    assert "内容中含有无法识别的字符" in response.get_data(as_text=True)

@@ -260,3 +260,17 @@ def test_a_new_ticket_is_shown_as_the_schema_shows_it_once_read_back(client, reg
     ordered = lambda text: json.loads(text, object_pairs_hook=list)  # noqa: E731 (keys in order)
     assert ordered(response.get_data(as_text=True)) == ordered(json.dumps(expected))
     assert body["assignee"] is not None
+
+
+@pytest.mark.parametrize("rating", [4.5, "4", True, 0, 6])
+def test_a_rating_that_is_not_a_whole_number_from_1_to_5_is_422(client, registry, resident, rating):
+    ticket_id = submit(client, resident, registry.codes[registry.buildings[0].id]).get_json()["id"]
+    _resolve(client, registry, ticket_id, registry.workers[0])
+    response = client.post(
+        f"/api/v1/tickets/{ticket_id}/feedback", json={"resolved": True, "rating": rating}, headers=resident
+    )
+    assert response.status_code == 422, response.get_json()
+    assert list(response.get_json()["errors"]) == ["rating"]
+    ticket = db.session.get(Ticket, ticket_id)
+    db.session.refresh(ticket)
+    assert ticket.rating is None and ticket.status.value == "resolved"

@@ -1,11 +1,11 @@
 """The outbox: notices written with the change they announce, delivered once by the drainer.
 
-WeChat's HTTP API is mocked with `responses`, so the real wechatpy code runs. The tests marked
+WeChat's HTTP API is mocked with `responses` (the `wechat` fixture, conftest.py), so the real
+gateway and wechatpy code run. The tests marked
 postgres run in the PostgreSQL pass: concurrent drainers and a drainer killed mid-batch.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -20,9 +20,9 @@ import pytest
 import requests
 import responses
 from sqlalchemy import func, insert, select, text, update
-from wechatpy.session.memorystorage import MemoryStorage
 
 from tests.factories import auth_headers, make_person, make_registry, submit, upload_photo
+from tests.notifications.helpers import sends
 from webapp.extensions import db
 from webapp.notifications import outbox
 from webapp.notifications.models import OutboxMessage, OutboxState
@@ -32,9 +32,8 @@ from webapp.people.actors import load_actor
 from webapp.people.models import Role, StaffAssignment
 from webapp.tickets.models import MeToo, Ticket
 from webapp.tickets.state_machine import Action, ActionInput, transition
-from webapp.wechat import EXTENSION_KEY, SUBSCRIBE_SEND_URL, WeChatGateway
+from webapp.wechat import SUBSCRIBE_SEND_URL
 
-TOKEN_URL = "https://api.weixin.qq.com/cgi-bin/token"
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,29 +43,8 @@ def registry(app_ctx):
     return make_registry()
 
 
-@pytest.fixture
-def wechat(app):
-    """A configured WeChat gateway on the app, WeChat's HTTP API mocked; counts sends."""
-    previous = app.extensions.get(EXTENSION_KEY)
-    app.extensions[EXTENSION_KEY] = WeChatGateway("wx-test-app", "s3cret", storage=MemoryStorage())
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        issued = []
-
-        def token(request):
-            issued.append(1)
-            return 200, {}, json.dumps({"access_token": f"tok-{len(issued)}", "expires_in": 7200})
-
-        mock.add_callback(responses.GET, TOKEN_URL, callback=token)
-        mock.tokens = issued
-        yield mock
-    if previous is None:
-        app.extensions.pop(EXTENSION_KEY, None)
-    else:
-        app.extensions[EXTENSION_KEY] = previous
-
-
 def _sends(mock) -> list[dict]:
-    return [json.loads(call.request.body) for call in mock.calls if call.request.url.startswith(SUBSCRIBE_SEND_URL)]
+    return sends(mock)
 
 
 def _person_with_openid(name="居民甲", openid="o-resident-1"):

@@ -4,6 +4,7 @@
   POST /b/<code>/report files the form (webapp.h5.report).
 - /t/<ticket_id>/<token>: the private follow link of a ticket filed there, its photos and
   the reporter's feedback (webapp.h5.follow).
+- /<name>.txt and /b/<name>.txt: WeChat's verification files (webapp.h5.wechat_files).
 - The reporter is a guest behind a cookie (webapp.h5.guest).
 
 Views here only parse, call the domain, commit and render; every word on the pages is Chinese.
@@ -42,4 +43,4 @@ def status_labels() -> dict:
     return {"status_labels": {status.value: label for status, label in STATUS_LABELS.items()}}
 
 
-from webapp.h5 import follow, report  # noqa: E402,F401 - registers the routes
+from webapp.h5 import follow, report, wechat_files  # noqa: E402,F401 - registers the routes

@@ -28,16 +28,9 @@ from webapp.h5.guest import Guest, cookie_guest, is_guest, set_cookie
 from webapp.people.actors import RESIDENT, RIDER, Actor, load_actor
 from webapp.people.models import ROLE_LABELS
 from webapp.tickets import access, actions, photos
-from webapp.tickets.ladder import LEVEL_LABELS
 from webapp.tickets.models import Photo, Ticket, TicketStatus
 from webapp.tickets.presenter import TicketPresenter
-from webapp.tickets.state_machine import (
-    MERGE_REASONS,
-    REJECT_REASONS,
-    REPORTER_ROLE,
-    RETURN_REASONS,
-    SYSTEM_ROLE,
-)
+from webapp.tickets.state_machine import REPORTER_ROLE, SYSTEM_ROLE, reason_label
 
 COMMENT_MAX = 300
 ACTOR_ROLE_LABELS = {
@@ -47,7 +40,6 @@ ACTOR_ROLE_LABELS = {
     RIDER: "骑手",
     **{role.value: label for role, label in ROLE_LABELS.items()},
 }
-REASON_LABELS = {**RETURN_REASONS, **REJECT_REASONS, **MERGE_REASONS, **LEVEL_LABELS}
 PRIVATE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -104,7 +96,7 @@ def _render(ticket: Ticket, token: str, guest: Guest | None, errors=None, form=N
     for event in view["timeline"]:
         event["photo_ids"] = [i for i in event["photo_ids"] if i in shown]
         event["actor_label"] = ACTOR_ROLE_LABELS.get(event["actor_role"], "")
-        event["reason_label"] = REASON_LABELS.get(event["reason"] or "", "")
+        event["reason_label"] = reason_label(event["action"], event["reason"])
     path = follow_path(ticket.id)
     body = render_template(
         "h5/follow.html",

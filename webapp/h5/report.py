@@ -20,6 +20,7 @@ from webapp.errors import DomainError
 from webapp.extensions import db
 from webapp.h5 import bp, error_page
 from webapp.h5.follow import follow_path
+from webapp.h5 import wechat_files
 from webapp.h5.guest import guest_for_submission, set_cookie
 from webapp.people.actors import Actor
 from webapp.registry import scan
@@ -143,8 +144,13 @@ def render_form(code: str, form: ReportForm, errors: dict | None = None, status:
 def building_page(code: str):
     """The building, a report form, its contacts and its open reports, for a phone screen.
 
-    An unknown code renders 404 and a revoked one 410, as pages rather than JSON.
+    An unknown code renders 404 and a revoked one 410, as pages rather than JSON. WeChat's
+    verification file of the plain-link rule, `/b/<name>.txt`, comes first (wechat_files).
     """
+    if code.endswith(wechat_files.SUFFIX):
+        path = wechat_files.verification_file(code[: -len(wechat_files.SUFFIX)])
+        if path is not None:
+            return wechat_files.send_verification_file(path)
     return render_form(code, ReportForm())
 
 

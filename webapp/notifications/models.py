@@ -91,3 +91,20 @@ class SubscriptionQuota(db.Model):
     template_id: Mapped[str] = mapped_column(String(64))
     remaining: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class WeChatPush(db.Model):
+    """What WeChat's callback (webapp.wechat_callback) has already accepted: one row per push
+    acted on (its message key: MsgId, or FromUserName + CreateTime + event + subject) and one
+    per signed query string used (timestamp + nonce + signature), each as a SHA-256 hex.
+
+    The row is written in the transaction that acts on the push, so a retry is acted on once
+    and a replayed query string is refused, across processes. Rows older than a few days are
+    purged by `flask maintenance purge` (webapp.notifications.wechat_events.purge_pushes).
+    """
+
+    __tablename__ = "wechat_pushes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    push_key: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

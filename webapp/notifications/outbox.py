@@ -19,8 +19,15 @@ A drainer that dies leaves its batch `claimed` (never handed to WeChat) and at m
 sending it again: a duplicate push to a resident costs trust and uses up a consent they gave
 for the next notice, while a message marked failed is visible in recent_messages() and can be
 put back with requeue() by a person who checked. A read timeout from WeChat is the same
-uncertainty and is treated the same way; connection errors, "system busy" and rate limits are
-retried with exponential backoff until OUTBOX_MAX_ATTEMPTS, then failed.
+uncertainty and is treated the same way; connection errors, "system busy", rate limits and
+"sending too fast to one person" (43108) are retried with exponential backoff until
+OUTBOX_MAX_ATTEMPTS, then failed. What each of subscribeMessage.send's errcodes means for a
+message is in RETRYABLE_ERRCODES / PERMANENT_ERRCODES below; 43101 (no consent left) skips it
+and sets the ledger to 0. A retried or failed message uses no consent.
+
+A notice whose values cannot be made valid for its template (templates.render: an enum value
+outside the configured ones, a missing amount) is written with the reason in its payload
+("unsendable") and skipped by the drainer without a request.
 
 Concurrency: PostgreSQL drainers claim with SELECT ... FOR UPDATE SKIP LOCKED, so any number
 can run side by side. SQLite has no row locks: run a single drainer there (the conditional
@@ -56,8 +63,24 @@ CHANNEL = "wechat_subscribe"
 NOT_SUBSCRIBED = "用户未订阅"
 NO_OPENID = "用户未绑定微信"
 OUTCOME_UNKNOWN = "发送结果未知（发送中断或微信响应超时），为避免重复未再发送"
-# Worth another try later: the token was refused twice in a row, or the call limit was hit.
-TRANSIENT_ERRCODES = frozenset({40001, 42001, 40014, 45009, 45011})
+# subscribeMessage.send's errcodes (WeChat's doc "发送订阅消息", 错误码, and the global codes).
+# Worth another try later: none of these means WeChat acted on the request.
+RETRYABLE_ERRCODES = frozenset({
+    40001, 42001, 40014,  # the access token refused even after the gateway's one refresh
+    43108,  # concurrent calls to the same openid: sending too fast to one person
+    45009,  # the daily call quota of the API is used up
+    45011,  # the per-minute call quota is used up
+})
+# Never worth retrying as it is: the message fails, visibly, and a person may requeue it.
+# An errcode in neither set fails too.
+PERMANENT_ERRCODES = frozenset({
+    40003,  # the openid is not valid (not this mini-program's)
+    40037,  # the template id is not valid
+    41030,  # the page is not a page of the released mini-program
+    43107,  # subscribe messages banned for this account or this template
+    45168,  # sensitive words in the values
+    47003,  # a value does not fit its keyword's rules (fit_value should prevent it)
+})
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF_SECONDS = 60
@@ -112,14 +135,17 @@ def message_row(
 ) -> dict:
     """The outbox row of one message (values fitted to the kind's template), for a caller
     that writes it in its own statement (enqueue, submission's fast path)."""
-    template_id, template_data = templates.render(kind, values)
+    rendered = templates.render(kind, values)
+    payload = {"data": rendered.data, "page": templates.page_for(ticket_id)}
+    if rendered.unsendable:
+        payload["unsendable"] = rendered.unsendable
     return {
         "person_id": person_id,
         "channel": CHANNEL,
         "kind": kind,
         "ticket_id": ticket_id,
-        "template_id": template_id,
-        "payload": {"data": template_data, "page": templates.page_for(ticket_id)},
+        "template_id": rendered.template_id,
+        "payload": payload,
         "dedupe_key": dedupe_key,
         "state": S.QUEUED,
         "attempts": 0,
@@ -186,11 +212,14 @@ def send_via_wechat(message: OutboxMessage, openid: str) -> str:
             {key: item.get("value") for key, item in (message.payload.get("data") or {}).items()},
         )
         return "log"
+    config = current_app.config
     gateway.send_subscribe_message(
         openid,
         message.template_id,
         message.payload.get("data") or {},
         page=message.payload.get("page"),
+        miniprogram_state=config.get("WECHAT_MINIPROGRAM_STATE") or "formal",
+        lang=config.get("WECHAT_MESSAGE_LANG") or "zh_CN",
     )
     return "wechat"
 
@@ -291,7 +320,9 @@ def _deliver_one(message_id, drainer, send, clock, settings, consent_required) -
         return "lost_lease"  # another drainer recovered it after our lease ran out
     openid = db.session.scalar(select(Person.openid).where(Person.id == message.person_id))
     reason = None
-    if consent_required and not openid:
+    if (message.payload or {}).get("unsendable"):
+        reason = str(message.payload["unsendable"])[:500]
+    elif consent_required and not openid:
         reason = NO_OPENID
     elif consent_required and remaining_consent(message.person_id, message.template_id) <= 0:
         reason = NOT_SUBSCRIBED
@@ -353,7 +384,7 @@ def _after_error(message, drainer, error, now, settings) -> str:
         return "failed"
     transient = (
         isinstance(error, WeChatUnavailable)
-        or errcode in TRANSIENT_ERRCODES
+        or errcode in RETRYABLE_ERRCODES
         or not isinstance(error, WeChatError)
     )
     if not transient or message.attempts >= settings["max_attempts"]:

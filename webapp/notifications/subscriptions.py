@@ -6,10 +6,16 @@ its result to /api/v1/subscriptions and WeChat pushes subscribe_msg_popup_event)
 bound, never the authority. That is deliberate: counting too many costs one refused send
 (errcode 43101, after which the ledger is set to 0, which is then the truth), counting too few
 would skip notices WeChat would have delivered.
+
+Long-term templates (长期订阅, WECHAT_LONG_TERM_TEMPLATES; open to government services): one
+accept allows any number of messages. Their ledger row is 1 once accepted and is not consumed
+by a send; it goes back to 0 only when the consent is revoked (turned off in the settings:
+subscribe_msg_change_event "reject"; WeChat refused a send with 43101; "ban").
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,20 +23,42 @@ from sqlalchemy.dialects import postgresql, sqlite
 from webapp.columns import utcnow
 from webapp.extensions import db
 from webapp.notifications.models import SubscriptionQuota
+from webapp.notifications.templates import is_long_term
 from webapp.people.actors import Actor
 from webapp.people.models import Person
 
 log = logging.getLogger("gridreport.outbox")
 
-# What wx.requestSubscribeMessage answers per template id.
+# What wx.requestSubscribeMessage answers per template id. Newer clients answer an accept with
+# the alert the person chose: "acceptWithAudio" (voice reminder, documented), "acceptWithAlert"
+# (seen since 2022) and possibly more "acceptWith…" values: every one of them is an accept.
 ACCEPT, REJECT, BAN, FILTER = "accept", "reject", "ban", "filter"
-RESULTS = (ACCEPT, REJECT, BAN, FILTER)
+ACCEPT_WITH_AUDIO, ACCEPT_WITH_ALERT = "acceptWithAudio", "acceptWithAlert"
+ACCEPT_PREFIX = "acceptWith"
+RESULTS = (ACCEPT, ACCEPT_WITH_AUDIO, ACCEPT_WITH_ALERT, REJECT, BAN, FILTER)
+
+
+def is_accept(result) -> bool:
+    """"accept" or any of its "acceptWith…" forms."""
+    return isinstance(result, str) and (result == ACCEPT or result.startswith(ACCEPT_PREFIX))
 
 
 def add_consent(person_id: str, template_id: str, count: int = 1) -> SubscriptionQuota:
-    """`count` more messages of this template agreed to."""
+    """`count` more messages of this template agreed to (a one-time template's consents)."""
     quota = _quota(person_id, template_id)
     quota.remaining = max(quota.remaining, 0) + count
+    quota.updated_at = utcnow()
+    db.session.flush()
+    return quota
+
+
+def grant_consent(person_id: str, template_id: str) -> SubscriptionQuota:
+    """One accept: one more message of a one-time template; a long-term template's consent
+    (1, however often it is accepted: it is a state, not a count)."""
+    if not is_long_term(template_id):
+        return add_consent(person_id, template_id)
+    quota = _quota(person_id, template_id)
+    quota.remaining = max(quota.remaining, 1)
     quota.updated_at = utcnow()
     db.session.flush()
     return quota
@@ -56,7 +84,10 @@ def remaining_consent(person_id: str, template_id: str) -> int:
 
 
 def consume_consent(person_id: str, template_id: str) -> None:
-    """One message of this template sent: one consent used (never below zero)."""
+    """One message of this template sent: one consent used (never below zero). A long-term
+    template's consent is not used up by a send."""
+    if is_long_term(template_id):
+        return
     db.session.execute(
         update(SubscriptionQuota)
         .where(
@@ -88,22 +119,36 @@ def _quota(person_id: str, template_id: str) -> SubscriptionQuota:
     ).one()
 
 
-def record_subscribe_results(actor: Actor, results: dict[str, str]) -> dict[str, int]:
+@dataclass
+class SubscribeOutcome:
+    """What a wx.requestSubscribeMessage result did: the ledger of each template it named, and
+    the templates whose answer was not understood (left as they were)."""
+
+    remaining: dict[str, int] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+
+def record_subscribe_results(actor: Actor, results: dict[str, object]) -> SubscribeOutcome:
     """Apply what wx.requestSubscribeMessage answered: {template id: accept|reject|ban|filter}.
 
-    accept adds one message; ban (the template is blocked by WeChat) sets it to 0; reject and
-    filter change nothing (a one-time "reject" does not take back earlier consents; a lasting
-    one arrives as subscribe_msg_change_event). Returns the remaining count per template.
+    accept (and acceptWithAudio, acceptWithAlert…) adds one message (a long-term template: its
+    consent); ban (the template is blocked by WeChat) sets it to 0; reject and filter change
+    nothing (a one-time "reject" does not take back earlier consents; a lasting one arrives as
+    subscribe_msg_change_event). An answer we do not know (a value a newer client may send) is
+    ignored for its template only and reported in `ignored`.
     """
-    remaining = {}
+    outcome = SubscribeOutcome()
     for template_id, result in results.items():
-        if result == ACCEPT:
-            remaining[template_id] = add_consent(actor.person_id, template_id).remaining
+        if is_accept(result):
+            outcome.remaining[template_id] = grant_consent(actor.person_id, template_id).remaining
         elif result == BAN:
-            remaining[template_id] = revoke_consent(actor.person_id, template_id).remaining
+            outcome.remaining[template_id] = revoke_consent(actor.person_id, template_id).remaining
+        elif result in (REJECT, FILTER):
+            outcome.remaining[template_id] = remaining_consent(actor.person_id, template_id)
         else:
-            remaining[template_id] = remaining_consent(actor.person_id, template_id)
-    return remaining
+            log.info("subscribe result %r for template %s not understood; ignored", result, template_id)
+            outcome.ignored.append(template_id)
+    return outcome
 
 
 # --- events pushed by WeChat ----------------------------------------------------------------
@@ -117,8 +162,9 @@ EVENTS = (POPUP_EVENT, CHANGE_EVENT, SENT_EVENT)
 def apply_subscription_event(openid: str, event: str, items: list[dict]) -> int:
     """Update the ledger from one subscription event; returns how many entries changed it.
 
-    popup "accept" adds one; change "reject" (turned off in the settings) sets 0; a sent event
-    with ErrorCode 43101 sets 0. An openid we do not know is ignored.
+    popup "accept" (or "acceptWith…") adds one (a long-term template: its consent); change
+    "reject" (turned off in the settings) sets 0; a sent event with ErrorCode 43101 sets 0. An
+    openid we do not know is ignored.
     """
     person_id = db.session.scalar(select(Person.id).where(Person.openid == openid))
     if person_id is None:
@@ -130,8 +176,8 @@ def apply_subscription_event(openid: str, event: str, items: list[dict]) -> int:
         if not template_id:
             continue
         status = str(item.get("SubscribeStatusString") or "").strip()
-        if event == POPUP_EVENT and status == ACCEPT:
-            add_consent(person_id, template_id)
+        if event == POPUP_EVENT and is_accept(status):
+            grant_consent(person_id, template_id)
             changed += 1
         elif event == CHANGE_EVENT and status == REJECT:
             revoke_consent(person_id, template_id)

@@ -89,8 +89,10 @@ def start_session(person_id: str, *, wechat_session_key: str | None = None) -> t
 def login_with_wechat(js_code: str) -> tuple[str, int, Actor]:
     """Log in with a wx.login() code; returns (token, expires_in, actor).
 
-    Raises Unauthorized for a bad code, WeChatUnavailable when WeChat cannot be reached or is
-    not configured.
+    Raises Unauthorized for a bad or used code, Forbidden ("wechat_user_blocked") for a user
+    WeChat blocks as high-risk, TooManyRequests ("wechat_rate_limited", with Retry-After) when
+    WeChat's rate limit is reached, WeChatUnavailable when WeChat cannot be reached or is not
+    configured (see WeChatGateway.code_to_session).
     """
     openid, session_key, _unionid = get_wechat().code_to_session(js_code)
     person = person_for_openid(openid)

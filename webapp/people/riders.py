@@ -11,6 +11,7 @@ from webapp.columns import utcnow
 from webapp.errors import Forbidden, Invalid, NotFound
 from webapp.extensions import db
 from webapp.people.actors import Actor
+from webapp.people.auth import actor_cache
 from webapp.people.models import Rider, RiderInvite, RiderStatus
 from webapp.registry.models import Community
 from webapp.tickets.models import Ticket, TicketEvent
@@ -163,6 +164,7 @@ def enroll(actor: Actor, invite_code: str, name: str, platform: str) -> tuple[Ri
             raise
         return existing, False
     db.session.refresh(invite)
+    actor_cache.forget_person(actor.person_id)  # this process sees the new role at once
     return rider, True
 
 
@@ -182,6 +184,7 @@ def _set_status(rider: Rider, status: RiderStatus, **values) -> None:
         update(Rider).where(Rider.id == rider.id).values(status=status, **values)
     )
     db.session.refresh(rider)
+    actor_cache.forget_person(rider.person_id)
 
 
 def approve(actor: Actor, rider_person_id: str) -> Rider:

@@ -260,3 +260,8 @@ class Photo(db.Model):
     # Flagged risky by WeChat's media check: shown only to staff whose scope covers the ticket.
     is_hidden: Mapped[bool] = mapped_column(default=False)
     check_trace_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    # WeChat's verdict (mediaCheckAsync: "pass", "review" or "risky") and when it came; null
+    # until it comes. Kept whether it comes before or after the photo joins a ticket, so that
+    # claiming a flagged photo holds its ticket for review (webapp.tickets.photos).
+    check_verdict: Mapped[Optional[str]] = mapped_column(String(10))
+    checked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())

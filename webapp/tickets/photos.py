@@ -5,6 +5,17 @@ pillow_heif is installed), turned upright by its EXIF orientation, and re-encode
 pixels, so no EXIF (GPS!), XMP, ICC or text chunk survives. If that fails, it is refused.
 Files live at UPLOAD_DIR/<sha[:2]>/<sha>.<ext>, outside any static folder; they are served
 only through photo_for_viewer's rule.
+
+WeChat's image check (mediaCheckAsync v2) is asked for at upload (request_media_check), before
+the photo belongs to a ticket; its verdict comes later, pushed to WeChat's callback, which hands
+it to record_media_check, the one place a verdict acts:
+
+- the verdict is stored on the photo (check_verdict, checked_at) whenever it comes;
+- "risky" hides the photo (is_hidden): only staff whose scope covers its ticket see it, in the
+  ticket's detail (presenter) and its file (photo_for_viewer); its own uploader no longer does;
+- "review" or "risky" holds the photo's ticket for review (needs_review): at once if the photo
+  is attached already, else when a ticket claims it (claim_photos);
+- "pass" changes nothing but the stored verdict: it never shows a hidden photo again.
 """
 from __future__ import annotations
 
@@ -21,6 +32,7 @@ from flask import current_app
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from sqlalchemy import or_, select, update
 
+from webapp.columns import utcnow
 from webapp.errors import Invalid, NotFound, TooLarge, UnsupportedMedia, WeChatError
 from webapp.extensions import db
 from webapp.people.actors import Actor
@@ -34,6 +46,12 @@ MEDIA_CHECK_SCENE = 2  # mediaCheckAsync scene: a comment-like post
 MIB = 1024 * 1024
 JPEG_QUALITY = 85
 MAX_PHOTOS_PER_TICKET = 9  # what wx.chooseMedia lets a person pick at once
+
+# WeChat's verdicts on a photo (mediaCheckAsync v2 result.suggest); the ones that hold the
+# photo's ticket for review, and the one that hides the photo.
+VERDICTS = ("pass", "review", "risky")
+HOLDING_VERDICTS = ("review", "risky")
+HIDING_VERDICT = "risky"
 
 try:  # HEIC only with a real decoder; not a dependency of the project.
     from pillow_heif import register_heif_opener
@@ -214,10 +232,11 @@ def claim_photos(
     """Attach the actor's own unattached photos to a ticket; returns the ids in order.
 
     For ticket submission and for ticket actions with photos. Claiming again for the same
-    ticket is harmless (unless the first claim forgot the uploader). forget_uploader (an anonymous wish) clears uploader_id so the photo
-    does not say who sent it. Raises Invalid (422, on photo_ids) if there are too many or
-    any is unknown, someone else's, or already used by another ticket; the caller's
-    transaction must then not be committed.
+    ticket is harmless (unless the first claim forgot the uploader). forget_uploader (an
+    anonymous wish) clears uploader_id so the photo does not say who sent it. A photo WeChat
+    already judged "review" or "risky" holds the ticket for review (needs_review). Raises
+    Invalid (422, on photo_ids) if there are too many or any is unknown, someone else's, or
+    already used by another ticket; the caller's transaction must then not be committed.
     """
     ids = list(dict.fromkeys(photo_ids))
     if len(ids) > MAX_PHOTOS_PER_TICKET:
@@ -228,7 +247,8 @@ def claim_photos(
     values: dict = {"ticket_id": ticket_id}
     if forget_uploader:
         values["uploader_id"] = None
-    result = db.session.execute(
+    # One statement claims the photos and reads back their verdicts (RETURNING).
+    claimed = db.session.execute(
         update(Photo)
         .where(
             Photo.id.in_(ids),
@@ -236,22 +256,114 @@ def claim_photos(
             or_(Photo.ticket_id.is_(None), Photo.ticket_id == ticket_id),
         )
         .values(**values)
+        .returning(Photo.id, Photo.check_verdict)
         .execution_options(synchronize_session="fetch")
-    )
-    if result.rowcount != len(ids):
+    ).all()
+    if len(claimed) != len(ids):
         message = "照片不存在或已被使用，请重新上传"
         raise Invalid(message, code="photo_unavailable", errors={"photo_ids": [message]})
+    flagged = [photo_id for photo_id, verdict in claimed if verdict in HOLDING_VERDICTS]
+    if flagged:
+        _hold_for_review([ticket_id])
+        log.warning("ticket %s claimed photos flagged by WeChat: %s", ticket_id, flagged)
     return ids
 
 
-def apply_media_check_result(trace_id: str, suggest: str) -> Photo | None:
-    """Record WeChat's verdict on a photo (mediaCheckAsync): "risky" hides it."""
-    photo = db.session.scalars(select(Photo).where(Photo.check_trace_id == trace_id)).first()
-    if photo is None:
-        return None
-    photo.is_hidden = suggest == "risky"
+def forget_photos_of(person_id: str) -> list[Path]:
+    """The person withdrew the images they chose (WeChat's RevokeInfo 14): their photos not
+    attached to any ticket are deleted; those attached stay as the ticket's evidence (a public
+    service's record) but no longer name their uploader. Returns the files no photo uses any
+    more, for the caller to delete after its commit (remove_files): a rollback keeps them.
+    """
+    loose = list(
+        db.session.execute(
+            select(Photo.id, Photo.sha256, Photo.content_type).where(
+                Photo.uploader_id == person_id, Photo.ticket_id.is_(None)
+            )
+        )
+    )
+    db.session.execute(
+        update(Photo)
+        .where(Photo.uploader_id == person_id, Photo.ticket_id.is_not(None))
+        .values(uploader_id=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    if not loose:
+        return []
+    db.session.execute(
+        Photo.__table__.delete().where(Photo.id.in_([row.id for row in loose]))
+    )
+    still_used = set(
+        db.session.scalars(select(Photo.sha256).where(Photo.sha256.in_({row.sha256 for row in loose})))
+    )
     db.session.flush()
-    return photo
+    return sorted(
+        {photo_file_path(row.sha256, row.content_type) for row in loose if row.sha256 not in still_used}
+    )
+
+
+def remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+# --- WeChat's verdicts -----------------------------------------------------------------------
+
+
+def record_media_check(trace_id: str, verdict: str, *, now=None) -> list[str]:
+    """Apply WeChat's verdict on the photos checked under `trace_id`; returns their ids.
+
+    Stores the verdict and its time on each photo (the rule is in the module docstring): risky
+    hides it, review or risky holds its ticket for review if it has one (a ticket that claims
+    it later is held then, by claim_photos), pass changes nothing else. A verdict that is not
+    one of VERDICTS counts as "review". Flushes; the caller commits.
+    """
+    if not trace_id:
+        return []
+    if verdict not in VERDICTS:
+        verdict = "review"
+    photos = list(db.session.scalars(select(Photo).where(Photo.check_trace_id == trace_id)))
+    if not photos:
+        log.info("media check %s: no photo with that trace id", trace_id)
+        return []
+    checked_at = now or utcnow()
+    for photo in photos:
+        photo.check_verdict = verdict
+        photo.checked_at = checked_at
+        if verdict == HIDING_VERDICT:
+            photo.is_hidden = True
+    db.session.flush()
+    if verdict in HOLDING_VERDICTS:
+        _hold_for_review({photo.ticket_id for photo in photos if photo.ticket_id})
+        log.warning("media check %s: %s, photos %s", trace_id, verdict, [p.id for p in photos])
+    return [photo.id for photo in photos]
+
+
+def _hold_for_review(ticket_ids) -> None:
+    """Hold tickets for review (needs_review) with a plain UPDATE that leaves their version as
+    it is, so that a worker acting on the ticket at the same moment gets no version conflict;
+    a ticket already in the session sees the flag at once. Its status is not touched."""
+    ticket_ids = sorted(set(ticket_ids))
+    if not ticket_ids:
+        return
+    db.session.execute(
+        update(Ticket)
+        .where(Ticket.id.in_(ticket_ids), Ticket.needs_review.is_(False))
+        .values(needs_review=True)
+        .execution_options(synchronize_session="evaluate")
+    )
+
+
+def hidden_photo_ids(photo_ids) -> set[str]:
+    """Which of these photos are hidden (WeChat found them risky): a ticket's detail leaves them
+    out for anyone but staff whose scope covers the ticket (presenter.TicketPresenter.detail)."""
+    ids = sorted(set(photo_ids))
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(Photo.id).where(Photo.id.in_(ids), Photo.is_hidden.is_(True))))
 
 
 # --- WeChat's asynchronous image check ------------------------------------------------------

@@ -6,7 +6,7 @@ from enum import Enum
 from sqlalchemy import String, type_coerce
 
 from webapp.people.actors import Actor
-from webapp.tickets import access, names
+from webapp.tickets import access, names, photos
 from webapp.tickets.models import STATUS_LABELS, Ticket
 from webapp.tickets.state_machine import ACTION_LABELS, Action
 
@@ -122,6 +122,8 @@ class TicketPresenter:
         return summary_of(row, self.shown, when)
 
     def detail(self, ticket: Ticket) -> dict:
+        """The ticket with its timeline. Photos WeChat found risky (hidden) are listed only to
+        staff whose scope covers the ticket, as photos.photo_for_viewer serves them."""
         is_staff_view = access.in_staff_scope(self.actor, ticket)
         view = self.summary(ticket)
         view.update(
@@ -145,4 +147,17 @@ class TicketPresenter:
             duplicate_of=ticket.duplicate_of_id if is_staff_view else None,
             needs_review=ticket.needs_review,
         )
+        if not is_staff_view:
+            _leave_out_hidden_photos(view)
         return view
+
+
+def _leave_out_hidden_photos(view: dict) -> None:
+    """Drop hidden photos from a detail's photo lists (one query, only if it has photos)."""
+    listed = [*view["photo_ids"], *(i for event in view["timeline"] for i in event["photo_ids"])]
+    hidden = photos.hidden_photo_ids(listed)
+    if not hidden:
+        return
+    view["photo_ids"] = [i for i in view["photo_ids"] if i not in hidden]
+    for event in view["timeline"]:
+        event["photo_ids"] = [i for i in event["photo_ids"] if i not in hidden]

@@ -9,14 +9,13 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 
 from webapp.columns import utcnow
 from webapp.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from webapp.extensions import db
-from webapp.people import riders
+from webapp.people import directory, riders
 from webapp.people.actors import Actor
-from webapp.people.models import Person, Role, StaffAssignment
+from webapp.people.models import Person, Role
 from webapp.registry.models import Category, TicketKind
 from webapp.tickets import access, ladder, notices, wishes
 from webapp.tickets.deadlines import due_times
@@ -128,6 +127,38 @@ REJECT_REASONS = {
     "duplicate": "重复反映",
 }
 MERGE_REASONS = {"duplicate": "重复反映，已合并到同一工单"}
+REASSIGN_REASONS = {
+    "wrong_person": "接收人不对",
+    "on_leave": "原处理人请假或外出",
+    "needs_expertise": "需要专业人员处理",
+    "workload": "工作量调配",
+}
+ESCALATE_REASONS = {
+    "beyond_authority": "超出本级处理权限",
+    "needs_coordination": "需要多部门协调",
+    "repeated_complaints": "群众反复反映",
+    "overdue": "超期未办结",
+}
+# The reason codes each action takes (GET /api/v1/work/reasons lists them), and the actions
+# that need one; the others take one optionally (the deadline command escalates without).
+REASONS = {
+    Action.RETURN: RETURN_REASONS,
+    Action.REASSIGN: REASSIGN_REASONS,
+    Action.ESCALATE: ESCALATE_REASONS,
+    Action.REJECT: REJECT_REASONS,
+    Action.MERGE: MERGE_REASONS,
+}
+REASON_REQUIRED = frozenset({Action.RETURN, Action.REJECT, Action.MERGE})
+
+
+def reason_label(action: str, reason: str | None) -> str:
+    """The Chinese label of an event's reason ("" if none): its action's code, or the level an
+    escalation without a reason code went to."""
+    try:
+        choices = REASONS.get(Action(action), {})
+    except ValueError:
+        return ""
+    return choices.get(reason or "") or (LEVEL_LABELS.get(reason or "", "") if action == Action.ESCALATE.value else "")
 
 # After this many returns a ticket goes to the community head instead of the queue.
 MAX_RETURNS_TO_QUEUE = 2
@@ -209,6 +240,7 @@ def _change(
             f"工单当前状态为“{_status_label(before)}”，不能“{ACTION_LABELS[action]}”"
         )
     move = TRANSITIONS[(before, action)]
+    _check_reason(action, given)
     event = TicketEvent(
         action=action.value,
         actor_id=None if actor is None or _hide_actor(ticket, action) else actor.person_id,
@@ -226,6 +258,19 @@ def _change(
     ticket.updated_at = now
     event.to_status = after.value
     return event
+
+
+def _check_reason(action: Action, given: ActionInput) -> None:
+    """A reason, where the action takes one, is one of its codes; required where it must be."""
+    choices = REASONS.get(action)
+    if choices is None or (not given.reason and action not in REASON_REQUIRED):
+        return
+    if given.reason not in choices:
+        message = f"{ACTION_LABELS[action]}需要选择原因" if not given.reason else "未知的原因"
+        raise Invalid(
+            message, code="reason_required" if not given.reason else "unknown_reason",
+            errors={"reason": ["可选：" + "、".join(choices.values())]},
+        )
 
 
 def _status_label(status: TicketStatus | None) -> str:
@@ -301,20 +346,19 @@ def _start_clock(ticket: Ticket, now: datetime, category: Category | None = None
         ticket.accept_due_at, ticket.resolve_due_at = due_times(category or ticket.category, now)
 
 
-def _staff_target(given: ActionInput, ticket: Ticket) -> Person:
+def _staff_target(given: ActionInput, actor: Actor) -> Person:
+    """The person a ticket is handed to: one of the actor's directory (people.directory)."""
     if not given.target:
         raise Invalid("请选择接收人", errors={"target": ["请选择接收人"]})
     person = db.session.get(Person, given.target)
-    is_staff = person is not None and db.session.scalars(
-        select(StaffAssignment.id).where(StaffAssignment.person_id == person.id)
-    ).first()
-    if not is_staff:
-        raise Invalid("接收人不存在或不是工作人员", errors={"target": ["接收人不存在或不是工作人员"]})
+    if person is None or not directory.is_assignable(actor, person.id):
+        message = "接收人不存在，或不在您的管辖范围内"
+        raise Invalid(message, code="target_not_assignable", errors={"target": [message]})
     return person
 
 
 def _effect_dispatch(ticket, given, actor, event, now, after):
-    person = _staff_target(given, ticket)
+    person = _staff_target(given, actor)
     ticket.assignee_id = person.id
     event.rule = "manual"
     _start_clock(ticket, now)
@@ -340,10 +384,6 @@ def _effect_resolve(ticket, given, actor, event, now, after):
 
 
 def _effect_return(ticket, given, actor, event, now, after):
-    if given.reason not in RETURN_REASONS:
-        raise Invalid(
-            "退单需要选择原因", errors={"reason": [f"可选：{', '.join(RETURN_REASONS)}"]}
-        )
     ticket.return_count += 1
     ticket.accepted_at = None
     if ticket.return_count > MAX_RETURNS_TO_QUEUE:
@@ -359,7 +399,7 @@ def _effect_return(ticket, given, actor, event, now, after):
 
 
 def _effect_reassign(ticket, given, actor, event, now, after):
-    person = _staff_target(given, ticket)
+    person = _staff_target(given, actor)
     if person.id == ticket.assignee_id:
         raise Invalid("接收人与当前处理人相同", errors={"target": ["请选择其他接收人"]})
     ticket.assignee_id = person.id
@@ -378,16 +418,11 @@ def _effect_escalate(ticket, given, actor, event, now, after):
 
 
 def _effect_reject(ticket, given, actor, event, now, after):
-    if given.reason not in REJECT_REASONS:
-        raise Invalid("驳回需要选择原因", errors={"reason": [f"可选：{', '.join(REJECT_REASONS)}"]})
     ticket.closed_at = now
     return after
 
 
 def _effect_merge(ticket, given, actor, event, now, after):
-    reason = given.reason or ""
-    if reason not in MERGE_REASONS:
-        raise Invalid("合并需要选择原因", errors={"reason": [f"可选：{', '.join(MERGE_REASONS)}"]})
     target = db.session.get(Ticket, given.target) if given.target else None
     if (
         target is None

@@ -25,7 +25,7 @@ from webapp.errors import Invalid, WeChatError, WeChatUnavailable
 from webapp.extensions import db
 from webapp.notifications import outbox
 from webapp.people.actors import Actor
-from webapp.people.models import Person
+from webapp.people.models import Person, Rider, RiderStatus
 from webapp.people.persons import assignee_label
 from webapp.registry import scan
 from webapp.registry.models import Building, BuildingCode, TicketKind, Unit
@@ -130,13 +130,14 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     key_hash = _key_hash(actor, idempotency_key)
     scan.check_code(submission.code)
     category = _category(submission)
+    anonymous = _anonymous(submission, category)
     description = _description(submission.description)
     now = utcnow()
     row = db.session.execute(
         _FACTS,
         {
             "code": submission.code, "category_id": category.id, "unit": submission.unit or "",
-            "since": now - DUPLICATE_WINDOW,
+            "since": now - DUPLICATE_WINDOW, "person_id": actor.person_id,
         },
     ).first()
     place = scan.place_of_row(row)
@@ -144,7 +145,6 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
         raise Invalid("该楼栋没有这个单元", errors={"unit": ["该楼栋没有这个单元"]})
     needs_review = screen_text(actor, description)
     decision = routing.decide(category.kind, category.department_id, routing.facts_of(row))
-    anonymous = submission.anonymous and wishes.may_be_anonymous(category.kind)
     ticket = Ticket(
         id=new_id(),
         number=next_number(place.ticket_prefix, now),
@@ -157,7 +157,7 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
         street_id=place.street_id,
         description=description,
         **wishes.author_columns(actor.person_id, anonymous=anonymous, contact_phone=submission.contact_phone),
-        is_rider_report=actor.is_rider and category.kind is TicketKind.REPORT,
+        is_rider_report=bool(row.is_rider) and category.kind is TicketKind.REPORT,
         needs_review=needs_review,
         photo_ids=list(submission.photo_ids),
         duplicate_of_id=row.duplicate_id if category.kind is TicketKind.REPORT else None,
@@ -214,8 +214,18 @@ _duplicate_id = (
     .limit(1)
     .scalar_subquery()
 )
+# Whether the reporter is an active rider now: read here, not from the actor, whose roles may
+# be AUTH_CACHE_SECONDS old (a rider who enrols and reports at once gets the report counted).
+_is_rider = (
+    select(Rider.id)
+    .where(Rider.person_id == bindparam("person_id"), Rider.status == RiderStatus.ACTIVE)
+    .exists()
+)
 _FACTS = routing.with_facts(
-    select(*scan.PLACE_COLUMNS, _unit_id.label("unit_id"), _duplicate_id.label("duplicate_id")),
+    select(
+        *scan.PLACE_COLUMNS, _unit_id.label("unit_id"), _duplicate_id.label("duplicate_id"),
+        _is_rider.label("is_rider"),
+    ),
     scan.PLACE_OF_CODE,
 ).where(BuildingCode.code == bindparam("code"))
 
@@ -237,6 +247,15 @@ def _category(submission: Submission) -> scan.CategoryInfo:
             "请选择正确的问题类别", code="unknown_category", errors={"category": ["未知的问题类别"]}
         )
     return category
+
+
+def _anonymous(submission: Submission, category: scan.CategoryInfo) -> bool:
+    """Whether the ticket is sent anonymously: a wish may be; a report asking to be is refused
+    (422), never filed under a name its reporter asked to withhold."""
+    if submission.anonymous and not wishes.may_be_anonymous(category.kind):
+        message = "随手拍需要实名提交，便于工作人员联系核实；只有心语心愿可以匿名"
+        raise Invalid(message, code="anonymous_report", errors={"anonymous": [message]})
+    return submission.anonymous
 
 
 def _description(text: str) -> str:
