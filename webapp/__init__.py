@@ -69,6 +69,10 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     register_input_guard(app)
 
+    from webapp.security import register_security
+
+    register_security(app)
+
     from webapp.cli import register_cli
 
     register_cli(app)

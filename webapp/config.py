@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", Path.cwd() / "instance"))
@@ -121,6 +122,31 @@ class Config:
     DEADLINE_BATCH_SIZE = int(os.environ.get("DEADLINE_BATCH_SIZE", "500"))
     # How long a staff bind code (flask staff bind-code) stays valid.
     BIND_CODE_HOURS = float(os.environ.get("BIND_CODE_HOURS", "24"))
+    # Console sign-in (webapp/people/passwords.py): LOGIN_MAX_FAILURES wrong passwords in a row
+    # lock an account for LOGIN_LOCK_MINUTES; LOGIN_MAX_FAILURES_PER_ADDRESS failures from one
+    # client address within LOGIN_LOCK_MINUTES refuse its attempts until they age out.
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+    LOGIN_LOCK_MINUTES = float(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
+    LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "20"))
+    # The console's session cookie (Flask-Login): void after this long without a request.
+    CONSOLE_SESSION_HOURS = float(os.environ.get("CONSOLE_SESSION_HOURS", "12"))
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=CONSOLE_SESSION_HOURS)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # production: True
+    REMEMBER_COOKIE_HTTPONLY = True  # the console offers no "remember me"; flags all the same
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False  # production: True
+    SESSION_PROTECTION = "basic"
+    # CSRF (Flask-WTF): checked by the console on its own forms only; the mini-program's API
+    # (bearer tokens), the phone page (its signed form token) and WeChat's callback have theirs.
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None  # a form's token lives as long as its session
+    # The demo's one password for every staff account (flask demo setup); never in production.
+    DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "gridreport-demo")
+    # Proxies in front of the app that append to X-Forwarded-For (nginx: 1); the client address
+    # of lock-outs and the audit trail is read through them. 0: the socket's peer.
+    TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
     # flask-smorest / OpenAPI
     API_TITLE = "随手拍 · 心语心愿 mini-program API"
@@ -162,6 +188,11 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     DEV_LOGIN = False
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    DEMO_PASSWORD = ""
+    # Behind the documented nginx: its X-Forwarded-For names the client.
+    TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
     # No pre-ping by default: it costs a round trip on every request (about a third of the
     # scan's throughput on PostgreSQL, see bench/run.py). Connections are recycled instead;
     # after a database restart each pooled connection fails one request, which the client

@@ -1,8 +1,9 @@
-"""The staff web console: demo login, the queue in scope, notifications, sign PDFs."""
+"""The staff web console: the queue in scope, notifications, sign PDFs, the demo's picker."""
 from __future__ import annotations
 
 import pytest
 
+from tests.console.helpers import csrf_token, pick_demo_account, sign_in_as
 from tests.factories import auth_headers, make_registry, submit
 from webapp.extensions import db
 from webapp.notifications.outbox import drain
@@ -14,10 +15,7 @@ def registry(app_ctx):
 
 
 def _console_login(client, person):
-    if not person.openid:
-        person.openid = f"console-{person.id}"
-        db.session.commit()
-    return client.post("/console/login", data={"openid": person.openid})
+    return sign_in_as(client, person)
 
 
 def test_console_requires_login(client, registry):
@@ -40,11 +38,19 @@ def test_grid_worker_sees_own_queue_not_other_grid(client, registry):
     assert client.get("/console/notifications").status_code == 403
 
 
-def test_resident_cannot_log_into_console(client, registry):
+def test_resident_cannot_pick_a_demo_account_into_console(client, registry):
     auth_headers(client, openid="plain-resident")
-    response = client.post("/console/login", data={"openid": "plain-resident"})
+    response = client.post(
+        "/console/login/demo", data={"openid": "plain-resident", "csrf_token": csrf_token(client)}
+    )
     assert response.status_code == 403
     assert "不是工作人员" in response.get_data(as_text=True)
+
+
+def test_demo_picker_signs_staff_in(client, registry):
+    assert pick_demo_account(client, registry.workers[0]).status_code == 303
+    page = client.get("/console/").get_data(as_text=True)
+    assert "我范围内的工单" in page and "张丽" in page
 
 
 def test_notifications_page_shows_demo_deliveries(client, registry):
@@ -67,11 +73,15 @@ def test_community_staff_downloads_sign_pdf(client, registry):
     assert client.get("/console/signs.pdf?community=NOPE").status_code == 404
 
 
-def test_login_page_without_dev_login_explains(app, client, registry, monkeypatch):
+def test_login_page_without_dev_login_has_only_the_password_form(app, client, registry, monkeypatch):
+    registry.workers[0].openid = "o-w1"
+    db.session.commit()
     monkeypatch.setitem(app.config, "DEV_LOGIN", False)
     page = client.get("/console/login").get_data(as_text=True)
-    assert "微信小程序" in page
-    assert client.post("/console/login", data={"openid": "x"}).status_code == 404
+    assert 'name="password"' in page and "用户名" in page
+    assert "演示模式" not in page and "o-w1" not in page
+    response = client.post("/console/login/demo", data={"openid": "o-w1", "csrf_token": csrf_token(client)})
+    assert response.status_code == 404
 
 
 def test_home_lists_demo_buildings_and_serves_their_qr(client, registry):

@@ -12,7 +12,9 @@ from sqlalchemy import select
 from qr.urls import building_url
 from webapp.cli.registry import echo_report
 from webapp.demo import SAMPLE_XLSX
+from webapp.errors import DomainError
 from webapp.extensions import db
+from webapp.people import passwords
 from webapp.registry.codes import issue_missing_codes
 from webapp.registry.importer import import_registry_file
 from webapp.registry.models import Building, BuildingCode
@@ -22,10 +24,16 @@ group = AppGroup("demo", help="演示数据")
 
 @group.command("setup")
 def setup() -> None:
-    """Migrate the database, import the sample "one table", give every building a code.
+    """Migrate the database, import the sample "one table", give every building a code, and
+    give every staff account the demo password (DEMO_PASSWORD). Refused in production.
 
     Safe to run at every start: the import changes nothing when the sample is already in.
     """
+    demo_password = current_app.config["DEMO_PASSWORD"]
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("演示数据和演示密码不能用于生产环境（APP_ENV=production）")
+    if not demo_password:
+        raise click.ClickException("未设置演示密码 DEMO_PASSWORD")
     url = db.engine.url
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +44,11 @@ def setup() -> None:
         echo_report(report)
         raise click.ClickException("示例数据有误，未导入")
     issued = issue_missing_codes()
+    try:
+        passwords.set_demo_password(demo_password)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"DEMO_PASSWORD：{error.message}") from None
     db.session.commit()
     click.echo(f"已导入示例数据 {SAMPLE_XLSX.name}：")
     echo_report(report)
@@ -50,6 +63,8 @@ def setup() -> None:
         .limit(1)
     ).first()
     click.echo(f"首页：{base}/    网格工作台：{base}/console/")
+    click.echo("网格工作台用户名为人员编码，如 P001（管理员）、P011（网格员）")
+    click.echo(f"演示密码：{demo_password}")
     if first is not None:
         click.echo(f"第一栋楼（{first.name}）的手机页面：{building_url(base, first.code)}")
     if current_app.config.get("DEV_LOGIN"):

@@ -1,194 +1,92 @@
-"""The staff web console: the work queue, a ticket's timeline, notifications sent, sign PDFs.
+"""The staff web console: sign-in, the work queue, a ticket's timeline, notifications, sign PDFs.
 
-Staff log in here with the same accounts as in the mini-program. In the demo (DEV_LOGIN) any
-staff account can be picked from a list; without it the console has no login of its own yet
-(staff use the mini-program), which the login page says plainly.
+Staff sign in with their username (their code in the one table, e.g. P011) and a password
+(webapp.people.passwords); the session is Flask-Login's, in the signed session cookie. Every
+form carries a CSRF token (Flask-WTF), checked on every POST here before the view runs. In the
+demo (DEV_LOGIN) the sign-in page also lists every staff account to pick from. The console's
+answers are pages, errors included (error.html with the console's menu), never JSON.
+
+- webapp.console.signin: sign-in, sign-out, who is signed in (`staff_required`)
+- webapp.console.views: the pages behind the sign-in
 """
 from __future__ import annotations
 
-import tempfile
-from functools import wraps
+from flask import Blueprint, has_request_context, render_template, request
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    session,
-    url_for,
-)
-from sqlalchemy import func, select
-
-from webapp.errors import DomainError, Unauthorized
-from webapp.extensions import db
-from webapp.notifications.outbox import recent_messages
-from webapp.notifications.templates import KIND_LABELS
-from webapp.pagination import decode_cursor
-from webapp.people import auth
-from webapp.people.actors import Actor
-from webapp.people.models import ROLE_LABELS, Person, Role
-from webapp.registry import signs
-from webapp.registry.models import Community, Street
-from webapp.tickets import actions
+from webapp.people.models import ROLE_LABELS
 from webapp.tickets.models import STATUS_LABELS
-from webapp.tickets.presenter import TicketPresenter
-from webapp.tickets.queue import queue_page, work_queue_query
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
-TOKEN_KEY = "console_token"
-QUEUE_PAGE = 50
-OVERSEER_ROLES = {Role.ADMIN.value, Role.STREET_STAFF.value, Role.COMMUNITY_STAFF.value}
+class ConsoleLoginManager(LoginManager):
+    def _update_remember_cookie(self, response):
+        """Flask-Login's hook after every request of the app: only the console's have a session
+        to look at (reading it elsewhere would add Vary: Cookie to the API's answers)."""
+        if not _is_console_path():
+            return response
+        return super()._update_remember_cookie(response)
 
 
-def console_actor() -> Actor | None:
-    try:
-        return auth.authenticate(session.get(TOKEN_KEY))
-    except Unauthorized:
-        return None
+login_manager = ConsoleLoginManager()
+login_manager.login_view = "console.login"
+login_manager.login_message = None  # the sign-in page says "请先登录" itself
+csrf = CSRFProtect()
+
+CSRF_MESSAGE = "页面已过期或来源无法确认，操作未执行。请返回刷新页面后重试。"
 
 
-def staff_required(view):
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        actor = console_actor()
-        if actor is None or not actor.is_staff:
-            return redirect(url_for("console.login", next=request.path))
-        return view(actor, *args, **kwargs)
+@bp.record_once
+def _init_extensions(state) -> None:
+    login_manager.init_app(state.app, add_context_processor=False)
+    csrf.init_app(state.app)  # checks nothing by itself: WTF_CSRF_CHECK_DEFAULT is off
 
-    return wrapper
+
+@bp.before_request
+def _check_csrf() -> None:
+    """Every POST to the console carries the token of a form the console rendered (400)."""
+    csrf.protect()
+
+
+@bp.after_app_request
+def _no_store(response):
+    """Console pages (and their error pages) show personal data: no cache keeps them."""
+    if _is_console_path():
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(error: CSRFError):
+    if request.endpoint in ("console.login_post", "console.login_demo"):
+        from webapp.console.signin import login_page
+
+        return login_page(error="页面已过期，请重新输入后登录。", status=400)
+    return render_template("error.html", status=400, message=CSRF_MESSAGE), 400
+
+
+def _is_console_path() -> bool:
+    return request.path == "/console" or request.path.startswith("/console/")
 
 
 @bp.app_context_processor
 def console_globals() -> dict:
-    return {
+    values = {
         "ticket_status_labels": {s.value: label for s, label in STATUS_LABELS.items()},
         "role_labels": {**{role.value: label for role, label in ROLE_LABELS.items()}, "rider": "骑手"},
     }
+    if has_request_context() and _is_console_path():
+        values["console_actor"] = _signed_in_actor()
+    return values
 
 
-@bp.get("/login")
-def login():
-    """The demo lists every staff account to try; otherwise it explains how staff log in."""
-    accounts = auth.dev_accounts() if current_app.config["DEV_LOGIN"] else []
-    staff = [a for a in accounts if set(a["roles"]) - {"resident", "rider"}]
-    return render_template("console/login.html", accounts=staff, next=request.args.get("next"))
-
-
-@bp.post("/login")
-def login_post():
-    """Demo only (DEV_LOGIN): log in as the chosen staff account."""
-    if not current_app.config["DEV_LOGIN"]:
-        abort(404)
+def _signed_in_actor():
+    """Who the console's menu names, or None; an error page must render even if this fails."""
     try:
-        token, _, actor = auth.login_dev(request.form.get("openid", ""))
-    except DomainError as error:
-        return render_template("console/login.html", accounts=[], error=error.message), error.status
-    if not actor.is_staff:
-        db.session.rollback()
-        return render_template("console/login.html", accounts=[], error="该账号不是工作人员"), 403
-    db.session.commit()
-    session[TOKEN_KEY] = token
-    target = request.form.get("next") or ""
-    return redirect(target if target.startswith("/console") else url_for("console.queue"), 303)
+        return current_user.actor if current_user.is_authenticated else None
+    except Exception:  # noqa: BLE001 - e.g. a 500 page while the database is down
+        return None
 
 
-@bp.post("/logout")
-def logout():
-    token = session.pop(TOKEN_KEY, None)
-    try:
-        auth.logout(token)
-        db.session.commit()
-    except Unauthorized:
-        pass
-    return redirect(url_for("console.login"), 303)
-
-
-@bp.get("/")
-@staff_required
-def queue(actor: Actor):
-    """The tickets in the caller's scope, newest first, with counts by status."""
-    status = request.args.get("status") or "open"
-    try:
-        after = decode_cursor(request.args["cursor"]) if request.args.get("cursor") else None
-        listed = queue_page(actor, cursor=after, limit=QUEUE_PAGE, status=status)
-    except ValueError:
-        abort(400)
-    scope = work_queue_query(actor, status="open").order_by(None).subquery()
-    counts = dict(db.session.execute(select(scope.c.status, func.count()).group_by(scope.c.status)).all())
-    return render_template(
-        "console/queue.html",
-        actor=actor,
-        items=listed["items"],
-        next_cursor=listed["next_cursor"],
-        status=status,
-        counts={getattr(k, "value", k): v for k, v in counts.items()},
-    )
-
-
-@bp.get("/tickets/<ticket_id>")
-@staff_required
-def ticket(actor: Actor, ticket_id: str):
-    try:
-        found = actions.visible_ticket(actor, ticket_id)
-    except DomainError:
-        abort(404)
-    return render_template("console/ticket.html", actor=actor, t=TicketPresenter(actor).detail(found))
-
-
-@bp.get("/notifications")
-@staff_required
-def notifications(actor: Actor):
-    """Messages the outbox sent, skipped or failed: in the demo they went to the log."""
-    if not actor.roles & OVERSEER_ROLES:
-        abort(403)
-    messages = recent_messages(100)
-    names = dict(
-        db.session.execute(
-            select(Person.id, Person.name).where(Person.id.in_({m.person_id for m in messages}))
-        ).all()
-    )
-    return render_template(
-        "console/notifications.html", actor=actor, messages=messages, names=names,
-        kind_labels=KIND_LABELS,
-    )
-
-
-@bp.get("/signs")
-@staff_required
-def signs_index(actor: Actor):
-    streets = db.session.scalars(select(Street).order_by(Street.code)).all()
-    communities = db.session.scalars(select(Community).order_by(Community.code)).all()
-    allowed = [c for c in communities if actor.supervises_community(c.id, c.street_id)]
-    return render_template(
-        "console/signs.html", actor=actor, communities=allowed,
-        streets=[s for s in streets if actor.supervises_street(s.id)],
-    )
-
-
-@bp.get("/signs.pdf")
-@staff_required
-def signs_pdf(actor: Actor):
-    """The printable sign PDF of one community (or street), written to a temporary file."""
-    community_code = request.args.get("community")
-    street_code = request.args.get("street")
-    if community_code:
-        community = db.session.scalars(select(Community).where(Community.code == community_code)).first()
-        if community is None or not actor.supervises_community(community.id, community.street_id):
-            abort(404)
-    elif street_code:
-        street = db.session.scalars(select(Street).where(Street.code == street_code)).first()
-        if street is None or not actor.supervises_street(street.id):
-            abort(404)
-    spool = tempfile.TemporaryFile()
-    try:
-        signs.write_signs(spool, street_code=street_code, community_code=community_code)
-    except DomainError as error:
-        spool.close()
-        return render_template("error.html", status=error.status, message=error.message), error.status
-    spool.seek(0)
-    name = f"公示牌-{community_code or street_code}.pdf"
-    return send_file(spool, mimetype="application/pdf", download_name=name, as_attachment=True)
+from webapp.console import signin, views  # noqa: E402,F401 - registers the routes

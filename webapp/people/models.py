@@ -50,6 +50,17 @@ class Person(db.Model):
     openid: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     is_away: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Console sign-in (webapp/people/passwords.py): the username is `code`. The password is kept
+    # only as werkzeug's salted scrypt hash; null: this person cannot sign in with a password.
+    password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+    password_set_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Wrong passwords in a row since the last sign-in; LOGIN_MAX_FAILURES of them lock the
+    # account until locked_until.
+    failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Part of every console session's id: raised by a new password and by signing out, it ends
+    # every console session of this person at once (cookie sessions cannot be revoked one by one).
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     assignments: Mapped[list["StaffAssignment"]] = relationship(
         back_populates="person", cascade="all, delete-orphan"

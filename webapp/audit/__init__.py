@@ -1,0 +1,1 @@
+"""The audit trail: who did what in the staff console, when and from where (append-only)."""
