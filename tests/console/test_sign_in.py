@@ -207,12 +207,12 @@ def test_console_errors_are_pages_with_the_menu_never_json(client, registry):
         assert response.status_code == status, path
         assert response.mimetype == "text/html", path
         page = response.get_data(as_text=True)
-        assert 'id="sign-out"' in page and "公示牌打印" in page, path
+        assert 'id="sign-out"' in page and 'aria-label="工作台菜单"' in page, path
         assert "返回工作台" in page
 
 
 def test_a_server_error_in_the_console_is_a_page_with_the_menu(app, client, registry, monkeypatch):
-    from webapp.console import views
+    from webapp.console import work as views
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

@@ -7,7 +7,11 @@ demo (DEV_LOGIN) the sign-in page also lists every staff account to pick from. T
 answers are pages, errors included (error.html with the console's menu), never JSON.
 
 - webapp.console.signin: sign-in, sign-out, who is signed in (`staff_required`)
-- webapp.console.views: the pages behind the sign-in
+- webapp.console.work: the queue, a ticket and its actions, the notifications sent
+- webapp.console.wishes: the wish box; webapp.console.riders: riders and invites
+- webapp.console.accounts: staff accounts (/console/staff)
+- webapp.console.signs: signs and codes; webapp.console.imports: the one-table import
+- webapp.console.calendar: the working-day calendar; webapp.console.audit: the audit trail
 """
 from __future__ import annotations
 
@@ -77,8 +81,29 @@ def console_globals() -> dict:
         "role_labels": {**{role.value: label for role, label in ROLE_LABELS.items()}, "rider": "骑手"},
     }
     if has_request_context() and _is_console_path():
-        values["console_actor"] = _signed_in_actor()
+        actor = _signed_in_actor()
+        values["console_actor"] = actor
+        values["console_menu"] = menu_for(actor) if actor is not None else []
     return values
+
+
+# The console's menu: (path, label, who sees it). A page checks its own rule as well.
+_SUPERVISORS = frozenset({"admin", "street_staff", "community_staff"})
+MENU = (
+    ("/console/", "工单", None),
+    ("/console/wishes", "心语心愿", frozenset({"wish_reader", "admin"})),
+    ("/console/riders", "骑手", _SUPERVISORS),
+    ("/console/staff", "人员账号", frozenset({"admin", "community_staff"})),
+    ("/console/signs", "公示牌", _SUPERVISORS),
+    ("/console/imports", "数据导入", frozenset({"admin"})),
+    ("/console/calendar", "工作日历", frozenset({"admin"})),
+    ("/console/audit", "操作日志", frozenset({"admin"})),
+    ("/console/notifications", "消息通知", _SUPERVISORS),
+)
+
+
+def menu_for(actor) -> list[tuple[str, str]]:
+    return [(path, label) for path, label, roles in MENU if roles is None or actor.roles & roles]
 
 
 def _signed_in_actor():
@@ -89,4 +114,14 @@ def _signed_in_actor():
         return None
 
 
-from webapp.console import signin, views  # noqa: E402,F401 - registers the routes
+from webapp.console import (  # noqa: E402,F401 - registers the routes
+    accounts,
+    audit,
+    calendar,
+    imports,
+    riders,
+    signin,
+    signs,
+    wishes,
+    work,
+)

@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.columns import IdString, UTCDateTime, new_id, utcnow
@@ -49,6 +49,11 @@ class Person(db.Model):
     phone: Mapped[Optional[str]] = mapped_column(String(20))
     openid: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     is_away: Mapped[bool] = mapped_column(default=False)
+    # Staff who left: no sign-in, no tickets, not in the directory (webapp.people.accounts).
+    deactivated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # The work phone a staff member chose to print on the building signs (full number).
+    work_phone: Mapped[Optional[str]] = mapped_column(String(20))
+    publish_phone: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Console sign-in (webapp/people/passwords.py): the username is `code`. The password is kept
     # only as werkzeug's salted scrypt hash; null: this person cannot sign in with a password.

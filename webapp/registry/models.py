@@ -8,7 +8,7 @@ from typing import Optional
 from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.columns import IdString, UTCDateTime, utcnow
+from webapp.columns import IdString, UTCDateTime, new_id, utcnow
 from webapp.extensions import db
 
 # --- The strict tree of places: street → community → grid → building → unit.
@@ -33,6 +33,8 @@ class Community(db.Model):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    # The community office's phone, printed on its signs (and for staff without a work phone).
+    office_phone: Mapped[Optional[str]] = mapped_column(String(20))
 
     street: Mapped[Street] = relationship(back_populates="communities")
     grids: Mapped[list["Grid"]] = relationship(back_populates="community")
@@ -170,3 +172,32 @@ class BuildingCode(db.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class ReplyTemplate(db.Model):
+    """A reply staff pick when resolving or answering (per category; none: every category)."""
+
+    __tablename__ = "reply_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[Optional[int]] = mapped_column(ForeignKey("categories.id"), index=True)
+    text: Mapped[str] = mapped_column(String(300))
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class SignJob(db.Model):
+    """One print of a community's or a street's signs, made in the background (its progress)."""
+
+    __tablename__ = "sign_jobs"
+
+    id: Mapped[str] = mapped_column(IdString(), primary_key=True, default=new_id)
+    scope_kind: Mapped[str] = mapped_column(String(20))  # "community" or "street"
+    scope_code: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued/running/done/failed
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    file_path: Mapped[Optional[str]] = mapped_column(String(255))
+    error: Mapped[Optional[str]] = mapped_column(String(300))
+    created_by: Mapped[Optional[str]] = mapped_column(IdString())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
@@ -265,3 +265,18 @@ class Photo(db.Model):
     # claiming a flagged photo holds its ticket for review (webapp.tickets.photos).
     check_verdict: Mapped[Optional[str]] = mapped_column(String(10))
     checked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class CalendarDay(db.Model):
+    """A day that differs from the plain week: a holiday on a weekday (is_workday False) or a
+    make-up working day on a weekend (True). Seeded from chinesecalendar, kept by admins in the
+    console (webapp.tickets.calendar); deadlines counted in working days read it."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    is_workday: Mapped[bool] = mapped_column()
+    name: Mapped[str] = mapped_column(String(40), default="")
+    source: Mapped[str] = mapped_column(String(20), default="admin")  # package, admin, csv
+    updated_by: Mapped[Optional[str]] = mapped_column(IdString())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
