@@ -32,7 +32,9 @@ class WorkTickets(MethodView):
         """Tickets in the caller's scope (grid, community or street, decided by the server)."""
         listed = queue_page(
             current_actor(), cursor=args["cursor"], limit=args["limit"], status=args["status"],
-            overdue=args["overdue"], category=args["category"], kind=args["kind"], when=local_time,
+            overdue=args["overdue"], category=args["category"], kind=args["kind"],
+            reporter=args["reporter"], q=args["q"], grid_id=args["grid_id"], mine=args["mine"],
+            when=local_time,
         )
         # Already the contract's shape (what TicketPageSchema would dump, with the timestamps
         # the app's JSON writer formats; tests/api/test_work_queue_fast.py checks it): a

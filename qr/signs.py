@@ -5,10 +5,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from reportlab.pdfbase import pdfmetrics
+
 from qr.cidfont import CidFont, clean_text, text_width
 from qr.pdfstream import A4, PageContent, PdfStreamWriter, pdf_number
 from qr.render import make_qr
-from qr.textfit import fit_text, truncate_text, wrap_text
+from qr.textfit import fit_text, wrap_text
 
 DEFAULT_TITLE = "多网融合信息公示牌"
 CAPTION = "微信扫码 随手拍 · 心语心愿"
@@ -17,6 +19,9 @@ GRID_WORKER_ROLES = frozenset({"网格员", "专职网格员"})
 GRID_WORKER_NOTE = "表中未列出的问题，均由网格员受理"
 TABLE_HEADING = "专业网格员分工"
 TABLE_COLUMNS = ("负责事项", "岗位", "姓名", "电话")
+OFFICE_LABEL = "社区办公电话"
+HOTLINE = "12345"
+HOTLINE_LABEL = "政务服务便民热线"
 
 CM = 72 / 2.54
 QR_SIDE = 9 * CM
@@ -24,6 +29,14 @@ QR_SIDE = 9 * CM
 QUIET_ZONE_MODULES = 4
 
 _FONT = "F1"
+# The URL line is set in Helvetica, one of the PDF standard fonts whose metrics every reader
+# shares: in the non-embedded STSong-Light a reader draws Latin letters from a substitute font
+# at STSong's advance widths, which spread a URL out unevenly ("0xngoamC qeysk21FvW 0O yh").
+_LATIN_FONT = "F2"
+_LATIN_FONT_NAME = "Helvetica"
+_URL_SIZE = 9.0
+_FOOTER_SIZE = 13.0
+_FOOTER_HEIGHT = 30.0
 _PAGE_WIDTH, _PAGE_HEIGHT = A4
 _FRAME_INSET = 20.0
 _BAND_HEIGHT = 74.0
@@ -49,11 +62,14 @@ _WHITE = (1.0, 1.0, 1.0)
 
 @dataclass(frozen=True)
 class SignContact:
-    """A person printed on a sign: a role such as 网格员 or 专业网格员, and what they handle."""
+    """A person printed on a sign: a role such as 网格员 or 专业网格员, and what they handle.
+
+    `phone` is printed as given: the work phone the person chose to publish, or the office's.
+    """
 
     role: str
     name: str
-    phone_masked: str
+    phone: str
     categories: tuple[str, ...] = ()
 
 
@@ -68,6 +84,8 @@ class Sign:
     url: str
     contacts: tuple[SignContact, ...] = ()
     street_name: str = ""
+    office_phone: str = ""
+    """The community office's number, printed in the footer next to the 12345 hotline."""
 
 
 def write_signs_pdf(
@@ -87,8 +105,14 @@ def write_signs_pdf(
     title = clean_text(title)
     with PdfStreamWriter(out, page_size=A4) as writer:
         font = CidFont(writer)
+        latin = writer.reserve()
+        writer.write_object(
+            latin, f"<< /Type /Font /Subtype /Type1 /BaseFont /{_LATIN_FONT_NAME} /Encoding /WinAnsiEncoding >>"
+        )
         resources = writer.reserve()
-        writer.write_object(resources, f"<< /Font << /{_FONT} {font.object_number} 0 R >> >>")
+        writer.write_object(
+            resources, f"<< /Font << /{_FONT} {font.object_number} 0 R /{_LATIN_FONT} {latin} 0 R >> >>"
+        )
         for sign in signs:
             writer.add_page(_draw_sign(sign, font, title), resources)
             if progress is not None:
@@ -112,6 +136,13 @@ class _Page:
         if bold:
             self.content.stroke_rgb(*colour)
         self.content.text(_FONT, size, x, baseline, self.font.encode(text), bold=bold)
+
+    def latin_text(self, baseline: float, text: str, size: float, colour) -> None:
+        """One line of ASCII text in Helvetica, centred on the page."""
+        self.content.fill_rgb(*colour)
+        width = pdfmetrics.stringWidth(text, _LATIN_FONT_NAME, size)
+        encoded = "<" + text.encode("cp1252").hex() + ">"
+        self.content.text(_LATIN_FONT, size, _CENTRE - width / 2, baseline, encoded)
 
     def centred_lines(self, lines: Sequence[str], size: float, colour, *, bold: bool = False, leading: float = 1.25):
         """Draw lines centred on the page below the cursor and move the cursor past them."""
@@ -159,7 +190,8 @@ def _draw_sign(sign: Sign, font: CidFont, title: str) -> bytes:
     page.top -= 2
     _draw_qr(page, sign.url)
     page.centred_lines([CAPTION], 22, _RED, bold=True)
-    page.centred_lines([truncate_text(clean_text(sign.url), 8, _CONTENT_WIDTH)], 8, _GREY)
+    page.latin_text(page.top - _URL_SIZE * 0.75, _latin_line(sign.url, _URL_SIZE, _CONTENT_WIDTH), _URL_SIZE, _GREY)
+    page.top -= _URL_SIZE * 1.3
 
     page.top -= 4
     content.stroke_rgb(*_RED)
@@ -168,14 +200,40 @@ def _draw_sign(sign: Sign, font: CidFont, title: str) -> bytes:
     grid_workers = [contact for contact in sign.contacts if clean_text(contact.role) in GRID_WORKER_ROLES]
     others = [contact for contact in sign.contacts if clean_text(contact.role) not in GRID_WORKER_ROLES]
     for worker in grid_workers[:2]:
-        line = "  ".join(part for part in (clean_text(worker.role), clean_text(worker.name), clean_text(worker.phone_masked)) if part)
+        line = "  ".join(part for part in (clean_text(worker.role), clean_text(worker.name), clean_text(worker.phone)) if part)
         page.centred_block(line, max_size=18, min_size=10, max_lines=1, colour=_INK, bold=True)
     if grid_workers and others:
         page.centred_lines([GRID_WORKER_NOTE], 10, _GREY)
     if others:
         page.top -= 6
         _draw_table(page, others)
+    _draw_footer(page, clean_text(sign.office_phone))
     return content.getvalue()
+
+
+def _latin_line(text: str, size: float, width: float) -> str:
+    """`text` as Helvetica can show it (WinAnsi), cut with an ellipsis to fit `width`."""
+    text = "".join(ch if ch.isascii() and ch.isprintable() else "?" for ch in " ".join(text.split()))
+    if pdfmetrics.stringWidth(text, _LATIN_FONT_NAME, size) <= width:
+        return text
+    limit = width - pdfmetrics.stringWidth("\u2026", _LATIN_FONT_NAME, size)
+    while text and pdfmetrics.stringWidth(text, _LATIN_FONT_NAME, size) > limit:
+        text = text[:-1]
+    return text + "\u2026"
+
+
+def _draw_footer(page: _Page, office_phone: str) -> None:
+    """The numbers anyone may call, at the foot of the page: the community office and 12345."""
+    content = page.content
+    top = _BOTTOM + _FOOTER_HEIGHT
+    content.stroke_rgb(*_RED)
+    content.line(_LEFT, top, _RIGHT, top, 1)
+    parts = [f"{OFFICE_LABEL} {office_phone}"] if office_phone else []
+    parts.append(f"{HOTLINE_LABEL} {HOTLINE}")
+    line = "    ".join(parts)
+    size, lines = fit_text(line, _CONTENT_WIDTH, max_size=_FOOTER_SIZE, min_size=8, max_lines=1)
+    baseline = _BOTTOM + (_FOOTER_HEIGHT - size) / 2 + size * 0.12
+    page.text(_CENTRE - text_width(lines[0], size) / 2, baseline, lines[0], size, _INK, bold=True)
 
 
 def _draw_qr(page: _Page, url: str) -> None:
@@ -206,7 +264,7 @@ def _draw_table(page: _Page, contacts: Sequence[SignContact]) -> None:
     """Draw who handles which categories, shrinking the text (and at the end dropping rows) to fit."""
     heading_size = 13.0
     smallest_line_box = _TABLE_MIN_SIZE * 1.3 + 2 * _TABLE_MIN_SIZE * 0.4
-    if page.top - heading_size * 1.5 - 2 * smallest_line_box < _BOTTOM:
+    if page.top - heading_size * 1.5 - 2 * smallest_line_box < _BOTTOM + _FOOTER_HEIGHT + 4:
         return  # Not even the column heads and the "n more" line fit: leave the table out.
     page.text(_LEFT, page.top - heading_size * _ASCENT, TABLE_HEADING, heading_size, _RED, bold=True)
     page.top -= heading_size * 1.5
@@ -215,12 +273,12 @@ def _draw_table(page: _Page, contacts: Sequence[SignContact]) -> None:
             "、".join(clean_text(category) for category in contact.categories if clean_text(category)) or "—",
             clean_text(contact.role),
             clean_text(contact.name),
-            clean_text(contact.phone_masked),
+            clean_text(contact.phone),
         )
         for contact in contacts
     ]
     widths = [share * _CONTENT_WIDTH for share in _COLUMN_SHARES]
-    available = page.top - _BOTTOM
+    available = page.top - _BOTTOM - _FOOTER_HEIGHT - 4
     size, laid_out, omitted = _fit_table(rows, widths, available)
     line_height = size * 1.3
     padding = size * 0.4

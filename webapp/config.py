@@ -113,6 +113,17 @@ class Config:
     TIMEZONE = "Asia/Shanghai"
     # How long a process may serve building details from memory on the scan path.
     SCAN_CACHE_SECONDS = float(os.environ.get("SCAN_CACHE_SECONDS", "30"))
+    # How long a process keeps the working-day calendar (webapp/tickets/calendar.py) in memory;
+    # an edit shows at once in the process that made it, in the others within this time.
+    CALENDAR_CACHE_SECONDS = float(os.environ.get("CALENDAR_CACHE_SECONDS", "60"))
+    # A street's signs are printed in the background: on RQ (queue SIGN_JOB_QUEUE, a worker
+    # started by `flask signs worker`) when REDIS_URL is set, else in a thread of the web
+    # process. The PDFs go to SIGN_JOB_DIR, which the worker and the web processes must share.
+    SIGN_JOB_QUEUE = os.environ.get("SIGN_JOB_QUEUE", "gridreport-signs")
+    SIGN_JOB_DIR = os.environ.get("SIGN_JOB_DIR", str(INSTANCE_DIR / "sign_jobs"))
+    SIGN_JOB_KEEP_DAYS = float(os.environ.get("SIGN_JOB_KEEP_DAYS", "7"))
+    # The console's import keeps an uploaded file here between its preview and its apply.
+    IMPORT_UPLOAD_DIR = os.environ.get("IMPORT_UPLOAD_DIR", str(INSTANCE_DIR / "imports"))
     # The deadline command (flask deadlines run): warn the handler once this share of a
     # deadline's window has passed; climb one more rung per this many overdue hours; close
     # resolved tickets nobody rated after this many days; rows per locked batch.
@@ -183,6 +194,7 @@ class TestingConfig(Config):
     DEV_LOGIN = True
     SCAN_CACHE_SECONDS = 0.0
     AUTH_CACHE_SECONDS = 0.0
+    CALENDAR_CACHE_SECONDS = 0.0
 
 
 class ProductionConfig(Config):

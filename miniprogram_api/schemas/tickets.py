@@ -6,6 +6,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from miniprogram_api.fields import LocalDateTime, WholeNumber
 from miniprogram_api.schemas.places import BuildingSchema
 from webapp.tickets.state_machine import STAFF_ACTIONS
+from webapp.tickets.queue import Q_MAX, REPORTERS
 from webapp.tickets.submission import DESCRIPTION_MAX, DESCRIPTION_MIN, MAX_PHOTOS
 
 PHONE = validate.Regexp(r"^1\d{10}$", error="请填写11位手机号码")
@@ -135,3 +136,15 @@ class WorkQueryArgs(Schema):
     overdue = fields.Boolean(load_default=None)
     category = fields.String(load_default=None)
     kind = fields.String(load_default=None, validate=validate.OneOf(["report", "wish"]))
+    reporter = fields.String(
+        load_default=None,
+        validate=validate.OneOf(list(REPORTERS), error="反映人只能是 resident（居民）或 rider（骑手）"),
+        metadata={"description": "反映人：resident 居民、rider 骑手（兼职网格员）"},
+    )
+    q = fields.String(
+        load_default=None,
+        validate=validate.Length(max=Q_MAX, error=f"搜索内容最多{Q_MAX}个字"),
+        metadata={"description": "搜索：工单编号的一部分（不区分大小写），或问题描述中的文字"},
+    )
+    grid_id = fields.Integer(load_default=None, metadata={"description": "只看该网格（仍限于调用者的范围）"})
+    mine = fields.Boolean(load_default=False, metadata={"description": "true：只看分派给我的工单"})

@@ -112,6 +112,8 @@ def _run(world: World, before, action: Action, target: TicketStatus) -> Ticket:
     transition(ticket, action, actor, given, now=T0 + timedelta(hours=3))
     if action is Action.RETURN and conditional:
         assert ticket.assignee_id == head.id and ticket.level == "community"
+    if action is Action.UNASSIGN:  # the holder left (tickets.handover): nobody holds it now
+        assert ticket.assignee_id is None and ticket.accepted_at is None
     return ticket
 
 

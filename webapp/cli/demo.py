@@ -18,8 +18,39 @@ from webapp.people import passwords
 from webapp.registry.codes import issue_missing_codes
 from webapp.registry.importer import import_registry_file
 from webapp.registry.models import Building, BuildingCode
+from webapp.tickets.calendar import seed_from_package as seed_calendar
 
 group = AppGroup("demo", help="演示数据")
+
+# Reply templates staff pick when they resolve a ticket (None: every category).
+DEMO_REPLIES = {
+    "light": ["已更换楼道灯泡，照明恢复正常。", "已检修楼道照明线路，灯已能正常点亮。"],
+    "fire_lane": ["已联系车主挪车，消防通道已畅通。", "已清理消防通道内堆放的杂物。"],
+    "ebike_charging": ["已劝导住户将电动车移至集中充电点充电。", "已拆除私拉的充电线，并对住户进行了安全提醒。"],
+    "garbage": ["已通知环卫清运，垃圾已清理完毕。"],
+    "elevator": ["已通知维保单位维修，电梯已恢复运行。"],
+    "water": ["已联系供水公司抢修，供水已恢复。"],
+    "sanitation": ["已安排保洁人员清扫，环境已整治。"],
+    "noise": ["已上门沟通，噪音问题已协调解决。"],
+    "illegal_building": ["已现场核实并移交城管部门依法处理。"],
+    "wish": ["感谢您的来信，社区已收到并安排专人跟进。", "您的心愿已转交相关工作人员，我们会尽快与您联系。"],
+    None: ["已现场核实并处理完毕，感谢您的反映。", "经核实，问题已解决，欢迎继续监督。"],
+}
+
+
+def seed_reply_templates() -> int:
+    """Add the demo's reply templates that are missing; returns how many were added."""
+    from webapp.registry.models import Category
+    from webapp.registry.replies import add_reply
+
+    ids = dict(db.session.execute(select(Category.code, Category.id)).all())
+    added = 0
+    for code, texts in DEMO_REPLIES.items():
+        if code is not None and code not in ids:
+            continue
+        for order, text in enumerate(texts):
+            added += add_reply(text, category_id=ids.get(code), sort_order=order)
+    return added
 
 
 @group.command("setup")
@@ -44,6 +75,8 @@ def setup() -> None:
         echo_report(report)
         raise click.ClickException("示例数据有误，未导入")
     issued = issue_missing_codes()
+    seed_calendar()  # the working-day calendar, from the chinesecalendar package
+    seed_reply_templates()
     try:
         passwords.set_demo_password(demo_password)
     except DomainError as error:

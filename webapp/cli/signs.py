@@ -38,3 +38,21 @@ def print_signs(street_code: str | None, community_code: str | None, out_path: P
         if "partial" in locals() and partial.exists():
             partial.unlink()
     click.echo(f"已生成 {pages} 张公示牌：{out_path}")
+
+
+@group.command("worker")
+@click.option("--burst", is_flag=True, help="处理完队列中的任务后退出")
+def worker(burst: bool) -> None:
+    """Run the RQ worker that prints a street's signs in the background (needs REDIS_URL)."""
+    from flask import current_app
+    from rq import SimpleWorker
+
+    from webapp.registry.sign_jobs import rq_queue
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("未设置 REDIS_URL：没有 Redis 时，公示牌在网页进程内后台生成，无需启动 worker")
+    queue = rq_queue(current_app)
+    click.echo(f"公示牌打印 worker：队列 {queue.name}")
+    # SimpleWorker runs each job in this process (no fork: the database pool is not shared with
+    # a child), inside the app context this command runs in.
+    SimpleWorker([queue], connection=queue.connection).work(burst=burst, with_scheduler=False)

@@ -15,7 +15,8 @@ HERE = Path(__file__).parent
 STREET = "凤凰街道"
 
 STREETS = [("FH", STREET, "JY")]
-COMMUNITIES = [("FH-01", "幸福社区", "FH"), ("FH-02", "和平社区", "FH")]
+# code, name, street, office phone (printed on the signs)
+COMMUNITIES = [("FH-01", "幸福社区", "FH", "0530-8211001"), ("FH-02", "和平社区", "FH", "0530-8211002")]
 DEPARTMENTS = [
     ("ZJ", "县住房和城乡建设局"),
     ("CG", "县综合行政执法局"),
@@ -106,13 +107,28 @@ def matrix() -> list[tuple]:
     return rows
 
 
+# Work phones staff chose (or not) to print on the building signs: code → (number, publish).
+# Without a published one a sign shows the community office's number.
+WORK_PHONES = {
+    "P011": ("15305300011", "是"),
+    "P012": ("15305300012", "是"),
+    "P014": ("15305300014", "是"),
+    "P015": ("15305300015", "否"),
+    "P021": ("0530-8233021", "是"),
+    "P022": ("0530-8244022", "是"),
+    "P023": ("0530-8244023", "否"),
+    "P025": ("0530-8266025", "是"),
+}
+
+
 def people() -> list[tuple]:
     rows = []
     for code, name, role, scope in PEOPLE:
         first = bool(name)
         phone = f"139000000{code[-2:]}" if first else ""
         openid = f"demo-{code}" if first else ""
-        rows.append((code, name, phone, role, scope, openid))
+        work_phone, publish = WORK_PHONES.get(code, ("", "否")) if first else ("", "")
+        rows.append((code, name, phone, role, scope, openid, work_phone, publish))
     return rows
 
 
@@ -120,13 +136,16 @@ def sample_sheets() -> dict[str, tuple[tuple[str, ...], list[tuple]]]:
     """Sheet name → (header, rows), in the order the importer applies them."""
     return {
         "街道": (("编码", "名称", "工单前缀"), STREETS),
-        "社区": (("编码", "名称", "街道编码"), COMMUNITIES),
+        "社区": (("编码", "名称", "街道编码", "办公电话"), COMMUNITIES),
         "部门": (("编码", "名称"), DEPARTMENTS),
         "问题类别": (
             ("编码", "名称", "类型", "主管部门编码", "受理时限(小时)", "办结时限(小时)", "按工作日", "排序"),
             CATEGORIES,
         ),
-        "人员": (("编码", "姓名", "手机", "角色", "范围编码", "微信openid"), people()),
+        "人员": (
+            ("编码", "姓名", "手机", "角色", "范围编码", "微信openid", "工作电话", "公示电话"),
+            people(),
+        ),
         "网格": (("编码", "名称", "社区编码", "网格员编码", "代班人编码"), GRIDS),
         "楼栋": (("编码", "名称", "地址", "网格编码", "单元"), buildings()),
         "责任矩阵": (("网格编码", "类别编码", "负责人编码", "代班人编码"), matrix()),
@@ -144,7 +163,8 @@ def write_xlsx(path: Path, sheets: dict) -> None:
         for row in rows:
             sheet.append(list(row))
         for index, column in enumerate(header, start=1):
-            width = max([len(str(column))] + [len(str(r[index - 1])) for r in rows]) * 2 + 2
+            # A row may be shorter than the header (its last, optional cells left out).
+            width = max([len(str(column))] + [len(str(r[index - 1])) for r in rows if len(r) >= index]) * 2 + 2
             sheet.column_dimensions[sheet.cell(1, index).column_letter].width = min(width, 60)
         sheet.freeze_panes = "A2"
     workbook.save(path)

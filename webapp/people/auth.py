@@ -178,6 +178,7 @@ actor_cache = _ActorCache()
 _SESSION_ACTOR = (
     select(
         AuthSession.revoked_at, AuthSession.expires_at, AuthSession.person_id, Person.name,
+        Person.deactivated_at,
         Rider.id.label("rider_id"), StaffAssignment.role, StaffAssignment.grid_id,
         StaffAssignment.community_id, StaffAssignment.street_id, StaffAssignment.department_id,
     )
@@ -207,9 +208,10 @@ def authenticate(token: str | None) -> Actor:
     row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise Unauthorized("登录已失效，请重新登录", code="session_invalid")
+    # Someone who left (people.accounts.deactivate) keeps no staff role, whatever they log in with.
     actor = load_actor(
         row.person_id, is_rider=row.rider_id is not None, name=row.name,
-        assignments=[r for r in rows if r.role is not None],
+        assignments=[r for r in rows if r.role is not None and row.deactivated_at is None],
     )
     if ttl > 0:
         actor_cache.put(key, row.expires_at, actor)
@@ -284,7 +286,10 @@ def dev_accounts() -> list[dict]:
     rider_ids = select(Rider.person_id)
     people = db.session.scalars(
         select(Person)
-        .where(Person.openid.is_not(None), Person.id.in_(staff_ids) | Person.id.in_(rider_ids))
+        .where(
+            Person.openid.is_not(None), Person.deactivated_at.is_(None),
+            Person.id.in_(staff_ids) | Person.id.in_(rider_ids),
+        )
         .order_by(Person.code.is_(None), Person.code, Person.name, Person.id)
     ).all()
     items = []

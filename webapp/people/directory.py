@@ -85,7 +85,7 @@ def _directory_query(actor: Actor):
         .outerjoin(Grid, Grid.id == a.grid_id)
         .outerjoin(_grid_community, _grid_community.id == Grid.community_id)
         .outerjoin(Department, Department.id == a.department_id)
-        .where(_scope_clause(actor))
+        .where(_scope_clause(actor), Person.deactivated_at.is_(None))  # nobody who left
     )
 
 

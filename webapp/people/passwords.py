@@ -93,13 +93,14 @@ def _is_staff(person_id: str) -> bool:
 
 
 def staff_by_username(username: str) -> Person | None:
-    """The staff member whose one-table code is `username`, or None (unknown or not staff)."""
+    """The staff member whose one-table code is `username`, or None (unknown, not staff, or
+    deactivated)."""
     username = (username or "").strip()
     if not username:
         return None
     person = db.session.scalars(select(Person).where(Person.code == username)).first()
-    if person is None or not _is_staff(person.id):
-        return None
+    if person is None or person.deactivated_at is not None or not _is_staff(person.id):
+        return None  # someone who left (webapp.people.accounts.deactivate) is nobody here
     return person
 
 
@@ -274,7 +275,7 @@ def sign_in_demo(openid: str, address: str | None) -> SignedIn:
     """Sign in, without a password, as the staff member bound to openid (the demo's account
     picker: the console checks DEV_LOGIN). Raises Forbidden (403) for anyone else."""
     person = db.session.scalars(select(Person).where(Person.openid == (openid or None))).first()
-    if person is None or not _is_staff(person.id):
+    if person is None or person.deactivated_at is not None or not _is_staff(person.id):
         raise Forbidden("该账号不是工作人员", code="not_staff")
     record(Action.SIGN_IN, actor_id=person.id, address=address, detail={"method": "demo"})
     return SignedIn(load_actor(person.id, person=person), person.session_version)
@@ -282,9 +283,9 @@ def sign_in_demo(openid: str, address: str | None) -> SignedIn:
 
 def session_actor(person_id: str, session_version: int) -> Actor | None:
     """The staff member behind a console session, or None when the session has ended (a new
-    password or a sign-out since) or they are no longer staff."""
+    password or a sign-out since) or they are no longer staff or have left."""
     person = db.session.get(Person, person_id)
-    if person is None or person.session_version != session_version:
+    if person is None or person.session_version != session_version or person.deactivated_at is not None:
         return None
     actor = load_actor(person.id, person=person)
     return actor if actor.is_staff else None

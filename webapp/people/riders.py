@@ -1,18 +1,26 @@
-"""Delivery riders as part-time grid workers: invites, enrolment, approval, points."""
+"""Delivery riders as part-time grid workers: invites, enrolment, approval, points.
+
+Community staff (and admins) of the rider's community approve, refuse or suspend a rider and
+issue or revoke invites; street staff see their streets' riders. Each of these is audited
+(webapp.audit.trail). A refused rider is suspended without ever having been approved
+(approved_at empty: "未通过"); the reason is in the audit trail.
+"""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from webapp.audit.trail import Action, record
 from webapp.columns import utcnow
 from webapp.errors import Forbidden, Invalid, NotFound
 from webapp.extensions import db
 from webapp.people.actors import Actor
 from webapp.people.auth import actor_cache
-from webapp.people.models import Rider, RiderInvite, RiderStatus
+from webapp.people.models import Person, Rider, RiderInvite, RiderStatus
 from webapp.registry.models import Community
 from webapp.tickets.models import Ticket, TicketEvent
 
@@ -69,29 +77,45 @@ def create_invite(
     auto_approve: bool = False,
     max_uses: int | None = None,
     expires_at: datetime | None = None,
+    address: str | None = None,
 ) -> RiderInvite:
-    """An invite to enrol riders in a community, by its community staff (or an admin).
+    """An invite to enrol riders in a community, by its community staff (or an admin); audited.
 
-    Raises Forbidden for anyone else.
+    Raises Forbidden for anyone else, Invalid for max_uses below 1 or an expiry in the past.
     """
     if not _can_manage_community(actor, community_id):
         raise Forbidden("只有本社区工作人员可以邀请骑手")
-    return issue_invite(
+    if max_uses is not None and max_uses < 1:
+        raise Invalid("使用次数至少为1", errors={"max_uses": ["使用次数至少为1"]})
+    if expires_at is not None and expires_at <= utcnow():
+        raise Invalid("有效期须晚于现在", errors={"expires_at": ["有效期须晚于现在"]})
+    invite = issue_invite(
         community_id,
         created_by=actor.person_id,
         auto_approve=auto_approve,
         max_uses=max_uses,
         expires_at=expires_at,
     )
+    record(
+        Action.INVITE_CREATED, actor_id=actor.person_id, target_type="rider_invite",
+        target_id=invite.id, address=address,
+        detail={"community_id": community_id, "auto_approve": auto_approve, "max_uses": max_uses,
+                "expires_at": invite.expires_at.isoformat() if invite.expires_at else None},
+    )
+    return invite
 
 
-def revoke_invite(actor: Actor, invite_id: int) -> RiderInvite:
+def revoke_invite(actor: Actor, invite_id: int, *, address: str | None = None) -> RiderInvite:
     invite = db.session.get(RiderInvite, invite_id)
     if invite is None or not _can_manage_community(actor, invite.community_id):
         raise NotFound("未找到该邀请码", code="invite_not_found")
     if invite.revoked_at is None:
         invite.revoked_at = utcnow()
         db.session.flush()
+        record(
+            Action.INVITE_REVOKED, actor_id=actor.person_id, target_type="rider_invite",
+            target_id=invite.id, address=address, detail={"community_id": invite.community_id},
+        )
     return invite
 
 
@@ -187,22 +211,164 @@ def _set_status(rider: Rider, status: RiderStatus, **values) -> None:
     actor_cache.forget_person(rider.person_id)
 
 
-def approve(actor: Actor, rider_person_id: str) -> Rider:
+def approve(actor: Actor, rider_person_id: str, *, address: str | None = None) -> Rider:
     """Make a pending (or suspended) rider active. Community staff of the rider's community only.
 
     Raises Forbidden for non-staff, NotFound for a rider outside the actor's communities.
     """
     rider = _managed_rider(actor, rider_person_id)
     if rider.status is not RiderStatus.ACTIVE:
+        before = rider.status.value
         _set_status(rider, RiderStatus.ACTIVE, approved_by=actor.person_id, approved_at=utcnow())
+        record(
+            Action.RIDER_APPROVED, actor_id=actor.person_id, target_type="person",
+            target_id=rider.person_id, address=address, detail={"before": before},
+        )
     return rider
 
 
-def suspend(actor: Actor, rider_person_id: str) -> Rider:
+def suspend(actor: Actor, rider_person_id: str, *, reason: str | None = None, address: str | None = None) -> Rider:
     """Take the rider role away (the person stays a resident); same rule as approve."""
     rider = _managed_rider(actor, rider_person_id)
+    before = rider.status.value
     _set_status(rider, RiderStatus.SUSPENDED)
+    record(
+        Action.RIDER_SUSPENDED, actor_id=actor.person_id, target_type="person",
+        target_id=rider.person_id, address=address, detail={"before": before, "reason": _reason(reason)},
+    )
     return rider
+
+
+MAX_REASON = 200
+
+
+def _reason(reason: str | None) -> str | None:
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON:
+        raise Invalid(f"原因不能超过{MAX_REASON}个字", errors={"reason": [f"原因不能超过{MAX_REASON}个字"]})
+    return reason or None
+
+
+def refuse(actor: Actor, rider_person_id: str, *, reason: str | None = None, address: str | None = None) -> Rider:
+    """Refuse a pending rider: suspended without ever having been approved (is_refused), the
+    reason in the audit trail. Same rule as approve; Invalid for a rider no longer pending."""
+    rider = _managed_rider(actor, rider_person_id)
+    reason = _reason(reason)
+    if rider.status is not RiderStatus.PENDING:
+        raise Invalid("该骑手已审核过", code="rider_not_pending")
+    _set_status(rider, RiderStatus.SUSPENDED)
+    record(
+        Action.RIDER_REFUSED, actor_id=actor.person_id, target_type="person",
+        target_id=rider.person_id, address=address, detail={"reason": reason},
+    )
+    return rider
+
+
+def is_refused(rider: Rider) -> bool:
+    return rider.status is RiderStatus.SUSPENDED and rider.approved_at is None
+
+
+RIDER_STATUS_LABELS = {"pending": "待审核", "active": "已通过", "suspended": "已停用", "refused": "未通过"}
+
+
+@dataclass(frozen=True)
+class RiderRow:
+    """A rider as the console lists them, with their reports, accepted reports and points."""
+
+    person_id: str
+    name: str
+    platform: str
+    community: str
+    community_id: int
+    status: str  # pending, active, suspended, refused
+    created_at: datetime
+    approved_at: datetime | None
+    reports: int
+    accepted_reports: int
+    points: int
+    may_manage: bool
+
+    @property
+    def status_label(self) -> str:
+        return RIDER_STATUS_LABELS[self.status]
+
+
+def visible_communities(actor: Actor):
+    """A condition on Rider/RiderInvite.community_id for what the actor sees: admins all,
+    community staff their communities, street staff their streets' communities. Raises
+    Forbidden for anyone else."""
+    if actor.is_admin:
+        return None
+    if not (actor.community_ids or actor.street_ids):
+        raise Forbidden("只有社区、街道工作人员可以查看骑手", code="riders_forbidden")
+    streets = select(Community.id).where(Community.street_id.in_(sorted(actor.street_ids)))
+    return or_(Rider.community_id.in_(sorted(actor.community_ids)), Rider.community_id.in_(streets))
+
+
+MAX_LISTED = 500
+
+
+def riders_in(actor: Actor, *, status: str | None = None) -> list[RiderRow]:
+    """The riders the actor sees (visible_communities), newest first, optionally of one
+    status (pending, active, suspended, refused), with their reports, accepted reports and
+    points (three queries whatever the number)."""
+    query = select(Rider, Community.name).join(Community, Community.id == Rider.community_id)
+    scope = visible_communities(actor)
+    if scope is not None:
+        query = query.where(scope)
+    if status == "refused":
+        query = query.where(Rider.status == RiderStatus.SUSPENDED, Rider.approved_at.is_(None))
+    elif status == "suspended":
+        query = query.where(Rider.status == RiderStatus.SUSPENDED, Rider.approved_at.is_not(None))
+    elif status:
+        query = query.where(Rider.status == RiderStatus(status))
+    found = db.session.execute(query.order_by(Rider.created_at.desc(), Rider.id.desc()).limit(MAX_LISTED)).all()
+    ids = [rider.person_id for rider, _ in found]
+    reports, accepted = {}, {}
+    if ids:
+        mine = Ticket.reporter_id.in_(ids) & Ticket.is_rider_report.is_(True)
+        reports = dict(db.session.execute(
+            select(Ticket.reporter_id, func.count(Ticket.id)).where(mine).group_by(Ticket.reporter_id)
+        ).all())
+        accepted = dict(db.session.execute(
+            select(Ticket.reporter_id, func.count(distinct(Ticket.id)))
+            .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+            .where(mine, TicketEvent.action == ACCEPT_ACTION)
+            .group_by(Ticket.reporter_id)
+        ).all())
+    return [
+        RiderRow(
+            person_id=rider.person_id, name=rider.name, platform=rider.platform, community=community,
+            community_id=rider.community_id,
+            status="refused" if is_refused(rider) else rider.status.value,
+            created_at=rider.created_at, approved_at=rider.approved_at,
+            reports=reports.get(rider.person_id, 0), accepted_reports=accepted.get(rider.person_id, 0),
+            points=rider.points, may_manage=_can_manage_community(actor, rider.community_id),
+        )
+        for rider, community in found
+    ]
+
+
+def manageable_communities(actor: Actor) -> list[tuple[int, str]]:
+    """(id, name) of the communities whose riders and invites the actor manages."""
+    query = select(Community.id, Community.name).order_by(Community.name)
+    if not actor.is_admin:
+        query = query.where(Community.id.in_(sorted(actor.community_ids)))
+    return [tuple(row) for row in db.session.execute(query)]
+
+
+def invites_in(actor: Actor, *, limit: int = 100) -> list[tuple[RiderInvite, str, str | None]]:
+    """(invite, community name, issuer's name) of the invites the actor manages, newest first."""
+    query = (
+        select(RiderInvite, Community.name, Person.name)
+        .join(Community, Community.id == RiderInvite.community_id)
+        .outerjoin(Person, Person.id == RiderInvite.created_by)
+    )
+    if not actor.is_admin:
+        query = query.where(RiderInvite.community_id.in_(sorted(actor.community_ids)))
+    return [tuple(row) for row in db.session.execute(
+        query.order_by(RiderInvite.created_at.desc(), RiderInvite.id.desc()).limit(limit)
+    )]
 
 
 def rider_stats(actor: Actor) -> dict:

@@ -11,36 +11,31 @@ A category counts its hours one of two ways:
   clock at 00:00 of the next working day. A deadline that uses up a working day exactly falls
   at 24:00 of that day (00:00 of the next calendar day, whatever that day is).
 
-The calendar is the `chinesecalendar` package's (the State Council's yearly notice). For a
-date outside its data (a year not yet announced) it raises NotImplementedError; such dates fall
-back to Monday-Friday working days with no holidays, so deadlines keep working (slightly
-wrong around that year's holidays) until the package is updated.
+The calendar is the `calendar_days` table admins keep in the console (webapp.tickets.calendar,
+seeded from the `chinesecalendar` package), read from a per-process copy: never a query per
+ticket. A year with no row at all falls back to the package, and beyond the package's data
+(a year not yet announced) to Monday-Friday with no holidays.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
-
 from webapp.registry.models import Category
+from webapp.tickets.calendar import current_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A deadline never runs further than this many calendar days (guards a bad calendar).
 MAX_CALENDAR_DAYS = 3660
 
 
-@lru_cache(maxsize=4096)
 def is_workday(day: date) -> bool:
     """Whether `day` is a working day in China: holidays off, make-up days (调休) on.
 
-    Outside the calendar data: Monday to Friday.
+    Read from the working-day calendar (webapp.tickets.calendar); without an entry for the
+    year, the package's calendar, and beyond it Monday to Friday.
     """
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:
-        return day.weekday() < 5
+    return current_calendar().is_workday(day)
 
 
 def add_working_hours(start: datetime, hours: float) -> datetime:
@@ -49,6 +44,7 @@ def add_working_hours(start: datetime, hours: float) -> datetime:
         raise ValueError("hours must not be negative")
     remaining = timedelta(hours=hours)
     cursor = start.astimezone(SHANGHAI)
+    is_workday = current_calendar().is_workday  # one snapshot of the calendar per deadline
     for _ in range(MAX_CALENDAR_DAYS):
         next_midnight = datetime.combine(cursor.date() + timedelta(days=1), time(), SHANGHAI)
         if is_workday(cursor.date()):
@@ -70,6 +66,7 @@ def subtract_working_hours(end: datetime, hours: float) -> datetime:
         raise ValueError("hours must not be negative")
     remaining = timedelta(hours=hours)
     cursor = end.astimezone(SHANGHAI)
+    is_workday = current_calendar().is_workday
     for _ in range(MAX_CALENDAR_DAYS):
         day = cursor.date()
         day_start = datetime.combine(day, time(), SHANGHAI)
@@ -113,3 +110,19 @@ def warning_lead_hours(window_hours: float, fraction: float) -> float:
     counted the way the category counts (clock or working hours), at least a minute."""
     seconds = round((1.0 - fraction) * window_hours * 3600)  # 0.2 × 24 h is 4 h 48 min, not a hair less
     return max(seconds, 60) / 3600
+
+
+def time_left_words(due_at: datetime | None, now: datetime) -> str:
+    """How long until a deadline, in the words the console shows: "还剩3小时", "还剩2天",
+    "还剩20分钟", or once it has passed "已超期5小时", "已超期2天" ("" without a deadline).
+    Whole units, rounded down: minutes under an hour, hours under a day, else days."""
+    if due_at is None:
+        return ""
+    seconds = (due_at - now).total_seconds()
+    prefix = "还剩" if seconds >= 0 else "已超期"
+    seconds = abs(seconds)
+    if seconds < 3600:
+        return f"{prefix}{max(1, int(seconds // 60))}分钟"
+    if seconds < 86400:
+        return f"{prefix}{int(seconds // 3600)}小时"
+    return f"{prefix}{int(seconds // 86400)}天"

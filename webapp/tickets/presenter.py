@@ -6,8 +6,8 @@ from enum import Enum
 from sqlalchemy import String, type_coerce
 
 from webapp.people.actors import Actor
-from webapp.tickets import access, names, photos
-from webapp.tickets.models import STATUS_LABELS, Ticket
+from webapp.tickets import access, ladder, names, photos
+from webapp.tickets.models import STATUS_LABELS, Ticket, TicketStatus
 from webapp.tickets.state_machine import ACTION_LABELS, Action
 
 
@@ -135,6 +135,7 @@ class TicketPresenter:
                     "actor_role": e.actor_role,
                     "note": e.note,
                     "reason": e.reason,
+                    "rule": e.rule,  # the routing rule of a submit or dispatch (routing.RULE_LABELS)
                     "photo_ids": e.photo_ids or [],
                 }
                 for e in ticket.events
@@ -150,6 +151,16 @@ class TicketPresenter:
         if not is_staff_view:
             _leave_out_hidden_photos(view)
         return view
+
+
+def running_deadline(summary: dict):
+    """The deadline a summary's ticket works against now, as ladder.overdue_since reads it:
+    to accept while unaccepted, to resolve once accepted; None once resolved or closed."""
+    if summary["status"] in {s.value for s in ladder.UNACCEPTED}:
+        return summary["accept_due_at"]
+    if summary["status"] == TicketStatus.ACCEPTED.value:
+        return summary["due_at"]
+    return None
 
 
 def _leave_out_hidden_photos(view: dict) -> None:

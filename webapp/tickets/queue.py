@@ -9,27 +9,69 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Integer, bindparam, select, text, tuple_, union
+from sqlalchemy import Integer, bindparam, func, or_, select, text, tuple_, union
 from sqlalchemy.dialects import postgresql
 
 from webapp.errors import Forbidden
 from webapp.extensions import db
-from webapp.pagination import page
+from webapp.notifications.models import OutboxMessage
+from webapp.pagination import decode_cursor, encode_cursor, page
 from webapp.people.actors import Actor
 from webapp.reads import ReadQuery, read_connection
-from webapp.registry.models import Category, TicketKind
+from webapp.registry.models import Category, Community, Grid, TicketKind
 from webapp.tickets import access
 from webapp.tickets.models import OPEN_SQL, OPEN_STATUSES, Ticket, TicketStatus
 from webapp.tickets.presenter import SUMMARY_COLUMNS, as_is, names_for, summary_of
 
+ANY_STATUS = "any"  # the status filter that keeps every status (counts by status)
+REPORTERS = ("resident", "rider")  # the reporter filter: a resident's report or a rider's
+Q_MAX = 40  # the longest text search (a number, or words of the description)
 
-def work_queue_query(actor: Actor, *, status=None, overdue=None, category=None, kind=None):
+
+def work_queue_query(
+    actor: Actor, *, status=None, overdue=None, category=None, kind=None,
+    reporter=None, q=None, grid_id=None, mine=False,
+):
     """The tickets in the caller's scope, decided by the server from their roles: one
     condition for the whole scope (counts, any order). A page of the queue newest first is
-    read part by part instead: work_queue_bound / work_queue_page_bound."""
+    read part by part instead: work_queue_bound / work_queue_page_bound.
+
+    Filters: status ("open" by default: the open ones), overdue, category (a code), kind,
+    reporter ("resident" or "rider"), q (a part of the number or of the description),
+    grid_id, mine (held by the caller)."""
     _check_staff(actor)
     filters = _queue_filters(status, overdue, category or None, kind, paged=False)
+    filters += _more_filters(reporter, _like(q), grid_id, actor.person_id if mine else None)
     return select(Ticket).where(access.staff_scope_clause(actor), *filters)
+
+
+def _like(q: str | None) -> str | None:
+    """The LIKE pattern of a text search (None: no search); `/` escapes % and _."""
+    q = (q or "").strip()[:Q_MAX]
+    if not q:
+        return None
+    return "%" + q.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+def _more_filters(reporter, like, grid_id, assignee_id) -> list:
+    """The filters added with the console: the reporter's kind, a text search's LIKE pattern,
+    a grid, the holder (values, or bind parameters; None for any)."""
+    filters = []
+    if reporter:
+        if reporter not in REPORTERS:
+            raise ValueError(reporter)
+        filters.append(Ticket.is_rider_report.is_(reporter == "rider"))
+    if like is not None:
+        # A number is printed upper-case; its search ignores case, the description's as typed.
+        filters.append(or_(
+            Ticket.number.like(func.upper(like), escape="/"),
+            Ticket.description.like(like, escape="/"),
+        ))
+    if grid_id is not None:
+        filters.append(Ticket.grid_id == grid_id)
+    if assignee_id is not None:
+        filters.append(Ticket.assignee_id == assignee_id)
+    return filters
 
 
 # A page of the queue as a statement to keep and reuse: work_queue_bound() gives the shape of
@@ -51,6 +93,10 @@ def work_queue_bound(
     overdue=None,
     category=None,
     kind=None,
+    reporter=None,
+    q=None,
+    grid_id=None,
+    mine=False,
 ) -> tuple[tuple, dict]:
     """(shape, parameters) of work_queue_page_bound for this page of the caller's queue."""
     _check_staff(actor)
@@ -65,6 +111,15 @@ def work_queue_bound(
         params["cursor_at"], params["cursor_id"] = cursor
     if category:
         params["category"] = category
+    if reporter and reporter not in REPORTERS:
+        raise ValueError(reporter)
+    like = _like(q)
+    if like is not None:
+        params["q_like"] = like
+    if grid_id is not None:
+        params["grid_id"] = int(grid_id)
+    if mine:
+        params["mine"] = actor.person_id
     status = "open" if status in (None, "open") else TicketStatus(status).value
     kind = TicketKind(kind).value if kind else None
     # On PostgreSQL a matrix part's grids are one array parameter: a professional answers for
@@ -72,6 +127,8 @@ def work_queue_bound(
     # statement on every execution and keep it out of psycopg's cache (at most 50).
     arrays = db.session.get_bind().dialect.name == "postgresql"
     shape = (tuple(part for part, _ in parts), status, overdue, bool(category), kind, bool(cursor), arrays)
+    if reporter or like is not None or grid_id is not None or mine:  # the shapes of before stay
+        shape += ((reporter or None, like is not None, grid_id is not None, bool(mine)),)
     return shape, params
 
 
@@ -79,7 +136,8 @@ def work_queue_page_bound(shape: tuple, columns):
     """The tickets of a page, newest first, as `columns` (of Ticket, with created_at and id),
     for every page of this shape (work_queue_bound), values left to bind parameters; the bind
     parameter ROWS is the number of rows to read."""
-    part_kinds, status, overdue, category, kind, cursor, arrays = shape
+    part_kinds, status, overdue, category, kind, cursor, arrays = shape[:7]
+    reporter, like, grid, mine = shape[7] if len(shape) > 7 else (None, False, False, False)
     parts = []
     for index, part in enumerate(part_kinds):
         if part == "matrix":
@@ -93,6 +151,10 @@ def work_queue_page_bound(shape: tuple, columns):
             value = None if part == "all" else bindparam(f"part{index}")
         parts.append((part, value))
     filters = _queue_filters(status, overdue, bindparam("category") if category else None, kind, paged=True)
+    filters += _more_filters(
+        reporter, bindparam("q_like") if like else None,
+        bindparam("grid_id", type_=Integer()) if grid else None, bindparam("mine") if mine else None,
+    )
     if cursor:
         cursor = (
             bindparam("cursor_at", type_=Ticket.created_at.type),
@@ -127,7 +189,9 @@ def _queue_filters(status, overdue, category, kind, *, paged: bool) -> list:
     """The conditions of the queue's filters (status defaults to the open ones); category is
     a code (or a bind parameter of one), None for any."""
     filters = []
-    if status in (None, "open"):
+    if status == ANY_STATUS:
+        pass
+    elif status in (None, "open"):
         # Literal constants when listing by parts: the partial indexes are used only then.
         filters.append(text(OPEN_SQL) if paged else Ticket.status.in_(OPEN_STATUSES))
     else:
@@ -185,3 +249,117 @@ def queue_page(actor, *, cursor, limit: int, when=as_is, **filters) -> dict:
         rows, next_cursor = page(query.rows(connection, params), limit, _cursor_key)
         shown = names_for(rows, connection)
     return {"items": [summary_of(row, shown, when) for row in rows], "next_cursor": next_cursor}
+
+
+# --- The console's reads: overdue first, counts by status, the filters' choices, messages. ---
+
+_OVERDUE_FIRST = (Ticket.is_overdue.desc(), Ticket.created_at.desc(), Ticket.id.desc())
+
+
+def encode_overdue_cursor(is_overdue: bool, created_at: datetime, ticket_id: str) -> str:
+    """The cursor of a list overdue first: whether the last row shown was overdue, then its
+    (created_at, id) as webapp.pagination makes them."""
+    return ("o" if is_overdue else "n") + encode_cursor(created_at, ticket_id)
+
+
+def decode_overdue_cursor(cursor: str) -> tuple[bool, datetime, str]:
+    """(is_overdue, created_at, id) of encode_overdue_cursor's cursor; ValueError otherwise."""
+    if not cursor or cursor[0] not in "on":
+        raise ValueError("无效的分页游标")
+    created_at, ticket_id = decode_cursor(cursor[1:])
+    return cursor[0] == "o", created_at, ticket_id
+
+
+def overdue_first_page(actor: Actor, *, cursor: str | None, limit: int, **filters) -> dict:
+    """One page of the caller's queue, overdue tickets first, each part newest first:
+    {"items", "next_cursor"} as queue_page gives them (timestamps as datetimes). The cursor
+    is encode_overdue_cursor's (ValueError for another). Same scope and filters as
+    work_queue_query; read over the whole scope's condition (the console's page)."""
+    scope = work_queue_query(actor, **filters).subquery()
+    query = select(*(scope.c[key] for key in _KEYS)).order_by(
+        scope.c.is_overdue.desc(), scope.c.created_at.desc(), scope.c.id.desc()
+    )
+    if cursor:
+        overdue, created_at, ticket_id = decode_overdue_cursor(cursor)
+        # All three descending: (is_overdue, created_at, id) smaller than the cursor's.
+        after = tuple_(scope.c.created_at, scope.c.id) < tuple_(created_at, ticket_id)
+        query = query.where(
+            or_(scope.c.is_overdue.is_(False), after) if overdue
+            else (scope.c.is_overdue.is_(False) & after)
+        )
+    rows = [tuple(row) for row in db.session.execute(query.limit(limit + 1))]
+    rows = [(*row[:2], _plain(row[2]), _plain(row[3]), *row[4:]) for row in rows]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_overdue_cursor(
+            bool(last[_KEYS.index("is_overdue")]), last[_CREATED_AT].astimezone(timezone.utc), last[0]
+        )
+    shown = names_for(rows)
+    return {"items": [summary_of(row, shown) for row in rows], "next_cursor": next_cursor}
+
+
+_KEYS = [c.key for c in SUMMARY_COLUMNS]
+
+
+def _plain(value):
+    return getattr(value, "value", value)
+
+
+def status_counts(actor: Actor, **filters) -> dict[str, int]:
+    """How many tickets of each status the caller's scope holds, with the other filters
+    applied (the status filter is not): {status value: count}."""
+    filters.pop("status", None)
+    _check_staff(actor)
+    conditions = _queue_filters(
+        ANY_STATUS, filters.get("overdue"), filters.get("category") or None, filters.get("kind"), paged=False
+    )
+    conditions += _more_filters(
+        filters.get("reporter"), _like(filters.get("q")), filters.get("grid_id"),
+        actor.person_id if filters.get("mine") else None,
+    )
+    rows = db.session.execute(
+        select(Ticket.status, func.count())
+        .where(access.staff_scope_clause(actor), *conditions)
+        .group_by(Ticket.status)
+    ).all()
+    return {_plain(status): count for status, count in rows}
+
+
+def scope_grids(actor: Actor) -> list[tuple[int, str]]:
+    """The grids a staff member's scope reaches, as (id, "社区 网格") by name: the choices of
+    the queue's grid filter (the filter itself never widens the scope)."""
+    _check_staff(actor)
+    query = select(Grid.id, Community.name, Grid.name).join(Community, Community.id == Grid.community_id)
+    if not actor.is_admin:
+        communities = actor.community_ids | actor.wish_community_ids
+        grids = set(actor.grid_ids) | {grid for grid, _ in actor.matrix}
+        query = query.where(or_(
+            Grid.id.in_(sorted(grids)),
+            Grid.community_id.in_(sorted(communities)),
+            Community.street_id.in_(sorted(actor.street_ids)),
+        ))
+    rows = db.session.execute(query.order_by(Community.name, Grid.name, Grid.id).limit(1000))
+    return [(grid_id, f"{community} {grid}") for grid_id, community, grid in rows]
+
+
+def queue_categories() -> list[tuple[str, str, str]]:
+    """The categories the queue can be filtered by: (code, name, kind value), in their order."""
+    rows = db.session.execute(
+        select(Category.code, Category.name, Category.kind).order_by(Category.sort_order, Category.id)
+    )
+    return [(code, name, _plain(kind)) for code, name, kind in rows]
+
+
+def messages_in_scope(actor: Actor, limit: int = 100) -> list[OutboxMessage]:
+    """The newest notifications about tickets in the caller's scope (a wish's only to its
+    readers: access.staff_scope_clause); a message about no ticket only to an admin."""
+    _check_staff(actor)
+    about_tickets = select(Ticket.id).where(access.staff_scope_clause(actor))
+    condition = OutboxMessage.ticket_id.in_(about_tickets)
+    if actor.is_admin:
+        condition = or_(condition, OutboxMessage.ticket_id.is_(None))
+    return list(db.session.scalars(
+        select(OutboxMessage).where(condition).order_by(OutboxMessage.id.desc()).limit(max(1, min(limit, 500)))
+    ))

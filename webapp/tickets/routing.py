@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import String, and_, bindparam, cast, func, select
+from sqlalchemy import Boolean, String, and_, bindparam, cast, func, select, type_coerce
 
 from webapp.extensions import db
 from webapp.people.models import Person, Role, StaffAssignment
@@ -108,7 +108,8 @@ def with_facts(query, place):
         joined = joined.outerjoin(people, people.c.id == person_id)
         columns += [
             person_id.label(f"{name}_id"),
-            people.c.is_away.label(f"{name}_away"),
+            # Someone who left (deactivated_at) is passed by as if away.
+            type_coerce(people.c.is_away | people.c.deactivated_at.is_not(None), Boolean).label(f"{name}_away"),
             people.c.name.label(f"{name}_name"),  # how a new ticket shows its assignee
         ]
     # Their staff roles, "person:role,person:role..." (one short subquery; see roles_of).
@@ -130,6 +131,7 @@ def with_facts(query, place):
             StaffAssignment.role == Role.WISH_READER,
             StaffAssignment.community_id == grids.c.community_id,
             Person.is_away.is_(False),
+            Person.deactivated_at.is_(None),
         )
         .order_by(StaffAssignment.id)
         .limit(1)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+from sqlalchemy import select
+
 from webapp.columns import utcnow
 from webapp.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from webapp.extensions import db
@@ -40,6 +42,7 @@ class Action(str, enum.Enum):
     CONFIRM = "confirm"  # reporter: fixed, with a rating
     REOPEN = "reopen"  # reporter: not fixed
     AUTO_CLOSE = "auto_close"  # system: resolved and never rated
+    UNASSIGN = "unassign"  # system/supervisor: the holder left (tickets.handover), back to the queue
 
 
 STAFF_ACTIONS = frozenset(
@@ -71,7 +74,7 @@ class Move:
 
 NOBODY_ROUTED = "routing finds nobody to answer for it: it waits in the community's queue"
 THIRD_RETURN = "returned more than MAX_RETURNS_TO_QUEUE times: it goes to the community head"
-NOBODY_HOLDS = "nobody holds it (it was in the community's queue): it waits there again"
+NOBODY_HOLDS = "nobody holds it (it was in the community's queue, or its handler has left): it waits there again"
 
 # (status before, action) → where it goes. Anything not listed is illegal (409). Every target
 # is stated here, conditional ones included; tests/tickets/test_state_machine.py walks each.
@@ -97,6 +100,8 @@ TRANSITIONS: dict[tuple[TicketStatus | None, Action], Move] = {
     (S.RESOLVED, Action.CONFIRM): Move(S.CLOSED),
     (S.RESOLVED, Action.REOPEN): Move(S.DISPATCHED, S.PENDING, NOBODY_HOLDS),
     (S.RESOLVED, Action.AUTO_CLOSE): Move(S.CLOSED),
+    (S.DISPATCHED, Action.UNASSIGN): Move(S.PENDING),
+    (S.ACCEPTED, Action.UNASSIGN): Move(S.PENDING),
 }
 
 ACTION_LABELS = {
@@ -112,6 +117,7 @@ ACTION_LABELS = {
     Action.CONFIRM: "确认解决",
     Action.REOPEN: "未解决，重新办理",
     Action.AUTO_CLOSE: "超期未评价，自动办结",
+    Action.UNASSIGN: "人员离岗，退回派单",
 }
 
 RETURN_REASONS = {
@@ -188,6 +194,22 @@ class ActionInput:
 
 def allowed_actions(status: TicketStatus | None) -> set[Action]:
     return {action for (before, action) in TRANSITIONS if before == status}
+
+
+def may_act(actor: Actor, ticket: Ticket, action: Action) -> bool:
+    """Whether `actor` may take `action` on `ticket` now, by the checks transition() makes:
+    the status's row of TRANSITIONS, the actor's (_check_actor: role, scope, who dispatches)
+    and, for an escalation, the ladder's next rung (none at the top, the department only by
+    the street). What the caller would send with it (reason, target, photo) is not judged."""
+    if (ticket.status, action) not in TRANSITIONS:
+        return False
+    try:
+        _check_actor(ticket, action, actor)
+        if action is Action.ESCALATE:
+            ladder.next_level(ticket, actor)
+    except (Forbidden, NotFound, InvalidTransition):
+        return False
+    return True
 
 
 def transition(
@@ -300,6 +322,10 @@ def _check_actor(ticket: Ticket, action: Action, actor: Actor | None) -> None:
             raise Forbidden()
         return
     if action is Action.SUBMIT:
+        return
+    if action is Action.UNASSIGN:  # tickets.handover: the account rule decided who may (no scope)
+        if actor is not None and not actor.roles & SUPERVISOR_ROLES:
+            raise Forbidden()
         return
     if actor is None:
         if action is Action.ESCALATE:  # the deadline command climbs the ladder
@@ -462,9 +488,24 @@ def _effect_reopen(ticket, given, actor, event, now, after):
     ticket.warned_accept_at = ticket.warned_resolve_at = None
     ticket.is_overdue = False
     ticket.overdue_at = None
+    if ticket.assignee_id is not None and not _on_duty(ticket.assignee_id):
+        ticket.assignee_id = None  # the handler has left (people.accounts.deactivate)
+        event.rule = "community_queue"
     _start_clock(ticket, now)
     if ticket.assignee_id is None:
         return S.PENDING  # NOBODY_HOLDS
+    return after
+
+
+def _on_duty(person_id: str) -> bool:
+    return db.session.scalar(select(Person.deactivated_at).where(Person.id == person_id)) is None
+
+
+def _effect_unassign(ticket, given, actor, event, now, after):
+    ticket.assignee_id = None
+    ticket.accepted_at = None
+    event.rule = "community_queue"
+    event.note = event.note or ACTION_LABELS[Action.UNASSIGN]
     return after
 
 
@@ -488,4 +529,5 @@ EFFECTS = {
     Action.CONFIRM: _effect_confirm,
     Action.REOPEN: _effect_reopen,
     Action.AUTO_CLOSE: _effect_auto_close,
+    Action.UNASSIGN: _effect_unassign,
 }

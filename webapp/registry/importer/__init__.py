@@ -9,11 +9,12 @@ carry only 楼栋, say). Columns marked * must be filled; other columns may be l
 sheet    columns
 ======== =========================================================================================
 街道     编码*, 名称*, 工单前缀* (1-8 capital letters or digits, e.g. JY)
-社区     编码*, 名称*, 街道编码*
+社区     编码*, 名称*, 街道编码*, 办公电话 (printed on the signs, e.g. 0530-8123456)
 部门     编码*, 名称*
 问题类别 编码*, 名称*, 类型* (随手拍 | 心愿), 主管部门编码, 受理时限(小时)*, 办结时限(小时)*,
          按工作日 (是 | 否, blank = 否), 排序 (blank = 0)
-人员     编码*, 姓名*, 手机* (11 digits), 角色*, 范围编码, 微信openid.
+人员     编码*, 姓名*, 手机* (11 digits), 角色*, 范围编码, 微信openid, 工作电话, 公示电话 (是 |
+         否: print the 工作电话 on the signs; blank = 否; 是 needs a 工作电话).
          One row per role: a person with two roles has two rows with the same 编码 (姓名, 手机
          and 微信openid may be left blank on the further rows). 角色 and what 范围编码 names:
          网格员 → grid, 专业网格员 → department, 社区工作人员 → community,
@@ -31,7 +32,8 @@ sheet is checked before anything is written; if any row is bad, the report lists
 with its sheet, row number and reason, and nothing is written. Nothing is ever deleted: objects,
 roles, matrix rows and units absent from the file are left as they are (units are added and
 reordered, never removed: tickets point at them). A blank optional cell means "none" (a blank
-代班人编码 removes the stand-in), except 微信openid: blank keeps the one stored at login.
+代班人编码 removes the stand-in), except 微信openid: blank keeps the one stored at login. An
+optional column left out of the file (办公电话, 工作电话, 公示电话) leaves what is stored alone.
 
 The import runs in three steps, one module each (each imports only the ones before it):
 
@@ -45,12 +47,14 @@ The import runs in three steps, one module each (each imports only the ones befo
 3. ``apply``: only when no row is bad, the plan is written sheet by sheet (upsert keyed by 编码,
    nothing deleted, units added and reordered) and the :class:`ImportReport` counts what was
    created, updated and left unchanged (:func:`import_registry`, :func:`import_registry_file`).
+   :func:`preview_registry` runs the same steps in a savepoint it rolls back: the console's
+   preview shows exactly what the apply will do, and writes nothing.
 
 The functions here flush and never commit; the caller commits or rolls back.
 """
 from __future__ import annotations
 
-from webapp.registry.importer.apply import import_registry, import_registry_file
+from webapp.registry.importer.apply import import_registry, import_registry_file, preview_registry
 from webapp.registry.importer.read import Row, Sheet, read_registry_file
 from webapp.registry.importer.validate import (
     SHEET_NAMES,
@@ -71,6 +75,7 @@ __all__ = [
     "SheetCounts",
     "import_registry",
     "import_registry_file",
+    "preview_registry",
     "read_registry_file",
     "validate_registry",
 ]

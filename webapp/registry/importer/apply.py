@@ -42,6 +42,19 @@ def import_registry_file(path: str | Path) -> ImportReport:
     return import_registry(read_registry_file(path))
 
 
+def preview_registry(sheets: dict[str, Sheet]) -> ImportReport:
+    """What importing `sheets` would do, counted by the very code that writes (the bad rows,
+    or per sheet what would be created, updated and left unchanged), inside a savepoint that
+    is rolled back: nothing is written. Raises Invalid when no sheet of the format is present.
+    """
+    savepoint = db.session.begin_nested()
+    try:
+        return import_registry(sheets)
+    finally:
+        savepoint.rollback()
+        db.session.expire_all()
+
+
 def import_registry(sheets: dict[str, Sheet]) -> ImportReport:
     """Check every row of every sheet, then (only if none is bad) write them and flush.
 
@@ -72,8 +85,10 @@ def _upsert(model, existing: dict, code: str, values: dict, counts: SheetCounts)
         obj = existing[code] = model(code=code, **values)
         db.session.add(obj)
         counts.created += 1
+        counts.created_keys.append(code)
     elif _assign(obj, values):
         counts.updated += 1
+        counts.updated_keys.append(code)
     else:
         counts.unchanged += 1
     return obj
@@ -98,8 +113,10 @@ def _apply(plan: Plan, existing: Existing, report: ImportReport) -> None:
         person_status = _apply_people(plan, existing)
         _apply_grids(plan, existing, report)
         _apply_roles(plan, existing, person_status)
-        for status in person_status.values():
+        for code, status in person_status.items():
             setattr(counts[PEOPLE], status, getattr(counts[PEOPLE], status) + 1)
+            if status != "unchanged":
+                getattr(counts[PEOPLE], f"{status}_keys").append(code)
         _apply_buildings(plan, existing, report)
         _apply_matrix(plan, existing, report)
     db.session.flush()
@@ -112,7 +129,7 @@ def _apply_people(plan: Plan, existing: Existing) -> dict[str, str]:
         {p.openid for p in plan.people.values() if p.openid and p.code not in existing.people}
     )
     for code, p in plan.people.items():
-        values = {"name": p.name, "phone": p.phone}
+        values = {"name": p.name, "phone": p.phone, **p.contact}
         if p.openid:
             values["openid"] = p.openid
         person = existing.people.get(code)
@@ -218,6 +235,9 @@ def _apply_buildings(plan: Plan, existing: Existing, report: ImportReport) -> No
         db.session.execute(update(Unit), changed_units)
     counts.created = len(new_buildings)
     counts.updated = len(updated)
+    counts.created_keys = [row["code"] for row in new_buildings]
+    codes_by_id = {building_id: code for code, building_id in ids.items()}
+    counts.updated_keys = sorted(codes_by_id.get(building_id, str(building_id)) for building_id in updated)
     counts.unchanged = len(plan.buildings) - counts.created - counts.updated
 
 
@@ -235,8 +255,10 @@ def _apply_matrix(plan: Plan, existing: Existing, report: ImportReport) -> None:
             existing.matrix[key] = Responsibility(grid_id=key[0], category_id=key[1], **values)
             db.session.add(existing.matrix[key])
             counts.created += 1
+            counts.created_keys.append(f"{grid}/{category}")
         elif _assign(responsibility, values):
             counts.updated += 1
+            counts.updated_keys.append(f"{grid}/{category}")
         else:
             counts.unchanged += 1
     db.session.flush()

@@ -42,7 +42,9 @@ def read_registry_file(path: str | Path) -> dict[str, Sheet]:
         return read_csv_folder(path)
     if path.suffix.lower() in {".xlsx", ".xlsm"} and path.is_file():
         return read_xlsx(path)
-    raise Invalid(f"无法导入 {path}：请提供 .xlsx 文件或存放 CSV 文件的文件夹")
+    if path.suffix.lower() == ".zip" and path.is_file():
+        return read_csv_zip(path)
+    raise Invalid(f"无法导入 {path.name}：请提供 .xlsx 文件或存放 CSV 文件的文件夹（也可以是 CSV 文件的 zip 压缩包）")
 
 
 def read_xlsx(path: Path) -> dict[str, Sheet]:
@@ -70,6 +72,34 @@ def read_csv_folder(folder: Path) -> dict[str, Sheet]:
         text = _decode(path.read_bytes(), path.name)
         sheet = _sheet(path.stem, csv.reader(io.StringIO(text, newline="")))
         sheets[sheet.name] = sheet
+    return sheets
+
+
+MAX_ZIP_MEMBER_BYTES = 64 * 1024 * 1024
+
+
+def read_csv_zip(path: Path) -> dict[str, Sheet]:
+    """A zip of CSV files named after the sheets (folders inside are ignored)."""
+    sheets = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = info.filename
+                if not info.flag_bits & 0x800:  # no UTF-8 flag: Windows writes names in GBK
+                    try:
+                        name = name.encode("cp437").decode("gb18030")
+                    except (UnicodeEncodeError, UnicodeDecodeError):
+                        pass
+                stem, _, suffix = name.rsplit("/", 1)[-1].rpartition(".")
+                if info.is_dir() or suffix.lower() != "csv" or not stem or stem.startswith("."):
+                    continue
+                if info.file_size > MAX_ZIP_MEMBER_BYTES:
+                    raise Invalid(f"无法读取 {name}：文件过大")
+                text = _decode(archive.read(info), name)
+                sheet = _sheet(stem, csv.reader(io.StringIO(text, newline="")))
+                sheets[sheet.name] = sheet
+    except zipfile.BadZipFile as error:
+        raise Invalid(f"无法读取 {path.name}：不是有效的 zip 文件") from error
     return sheets
 
 

@@ -31,7 +31,7 @@ PEOPLE, GRIDS, BUILDINGS, MATRIX = "人员", "网格", "楼栋", "责任矩阵"
 # Sheet name → (column, must be filled). Columns that need no value may be absent.
 SHEETS: dict[str, tuple[tuple[str, bool], ...]] = {
     STREETS: (("编码", True), ("名称", True), ("工单前缀", True)),
-    COMMUNITIES: (("编码", True), ("名称", True), ("街道编码", True)),
+    COMMUNITIES: (("编码", True), ("名称", True), ("街道编码", True), ("办公电话", False)),
     DEPARTMENTS: (("编码", True), ("名称", True)),
     CATEGORIES: (
         ("编码", True),
@@ -50,6 +50,8 @@ SHEETS: dict[str, tuple[tuple[str, bool], ...]] = {
         ("角色", True),
         ("范围编码", False),
         ("微信openid", False),
+        ("工作电话", False),
+        ("公示电话", False),
     ),
     GRIDS: (
         ("编码", True),
@@ -93,6 +95,10 @@ ADDRESS_LENGTH = 200
 OPENID_LENGTH = 64
 MAX_HOURS = 24 * 365
 PHONE = re.compile(r"1\d{10}")
+# A number printed on the signs: a landline with its area code (extension optional), a mobile,
+# or a 400 service number.
+CALLABLE_PHONE = re.compile(r"0\d{2,3}-?\d{7,8}(-\d{1,6})?|1\d{10}|400-?\d{3}-?\d{4}")
+CALLABLE_PHONE_EXAMPLE = "如 0530-8123456 或11位手机号"
 TICKET_PREFIX = re.compile(r"[A-Z0-9]{1,8}")
 UNIT_SEPARATORS = re.compile(r"[、,，;；\s]+")
 
@@ -117,6 +123,9 @@ class SheetCounts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # The keys (编码; the matrix: 网格编码/类别编码) created and updated, for a preview.
+    created_keys: list[str] = field(default_factory=list)
+    updated_keys: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -225,6 +234,8 @@ class _PersonPlan:
     phone: str
     openid: str | None
     roles: list[tuple[Role, str | None]] = field(default_factory=list)
+    # work_phone / publish_phone, only when the file has those columns (absent: left alone).
+    contact: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -287,6 +298,13 @@ class _RowCheck:
             self.error(f"{column}应在 {minimum} 到 {maximum} 之间，而不是 {number}")
             return None
         return number
+
+    def callable_phone(self, column: str) -> str:
+        """A number printed on the signs, or "" (blank)."""
+        value = self.text(column, required=False, max_length=20)
+        if value and not CALLABLE_PHONE.fullmatch(value):
+            self.error(f"{column} {value} 不是有效的电话号码（{CALLABLE_PHONE_EXAMPLE}）")
+        return value
 
     def flag(self, column: str) -> bool:
         value = self.row[column]
@@ -376,9 +394,12 @@ class _Validator:
     def _community(self, check: _RowCheck, seen: dict) -> None:
         code, name = check.code(), check.text("名称")
         street = check.ref("街道编码", self.known[STREETS])
+        values = {"name": name}
+        if "办公电话" in self.sheets[COMMUNITIES].columns:  # absent: the stored number stays
+            values["office_phone"] = check.callable_phone("办公电话") or None
         check.unique(code, seen, f"编码 {code}")
         if check.is_ok:
-            self.plan.communities.append((code, {"name": name}, street))
+            self.plan.communities.append((code, values, street))
 
     def _department(self, check: _RowCheck, seen: dict) -> None:
         code, name = check.code(), check.text("名称")
@@ -423,6 +444,7 @@ class _Validator:
         if phone and not PHONE.fullmatch(phone):
             check.error(f"手机 {phone} 不是11位手机号")
         openid = check.text("微信openid", required=False, max_length=OPENID_LENGTH) or None
+        contact = self._person_contact(check, first, first_row)
         role, scope = self._role(check)
         if role is not None and code:
             if role is Role.GRID_WORKER and scope:
@@ -446,10 +468,36 @@ class _Validator:
         if not check.is_ok:
             return
         if first is None:
-            first = self.plan.people[code] = _PersonPlan(code, name, phone, openid)
+            first = self.plan.people[code] = _PersonPlan(code, name, phone, openid, contact=contact)
         elif openid and not first.openid:
             first.openid = openid
         first.roles.append((role, scope))
+
+    def _person_contact(self, check: _RowCheck, first: _PersonPlan | None, first_row) -> dict:
+        """工作电话 and 公示电话 (是/否) of a person's first row, when the file has the columns.
+
+        Further rows of the same person may leave them blank; a value there must agree.
+        """
+        columns = self.sheets[PEOPLE].columns
+        contact: dict = {}
+        if "工作电话" in columns:
+            work_phone = check.callable_phone("工作电话")
+            if first is not None and work_phone and work_phone != (first.contact.get("work_phone") or ""):
+                check.error(f"工作电话“{work_phone}”与第{first_row}行同一人员的不一致")
+            contact["work_phone"] = work_phone or None
+        if "公示电话" in columns:
+            given = check.row["公示电话"]
+            publish = check.flag("公示电话")
+            if first is not None and given and publish != first.contact.get("publish_phone", False):
+                check.error(f"公示电话“{given}”与第{first_row}行同一人员的不一致")
+            contact["publish_phone"] = publish
+            known_phone = contact.get("work_phone") or (first.contact.get("work_phone") if first else None)
+            stored = self.existing.people.get(check.row["编码"])
+            if "工作电话" not in columns and stored is not None:
+                known_phone = stored.work_phone
+            if publish and not known_phone:
+                check.error("公示电话为“是”时须填写工作电话")
+        return contact
 
     def _role(self, check: _RowCheck) -> tuple[Role | None, str | None]:
         role_name = check.text("角色")
