@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import harness  # noqa: E402
 from bench.harness import BENCH, ROOT, Context, Row, Skip, log  # noqa: E402
 from bench.bench_deadlines import bench_deadlines_postgresql  # noqa: E402
+from bench.bench_figures import bench_figures_postgresql  # noqa: E402
 from bench.bench_queue import bench_queue_postgresql  # noqa: E402
 from bench.bench_submit import bench_submit_postgresql  # noqa: E402
 
@@ -178,6 +179,7 @@ BENCHMARKS = [
     Benchmark("submit-postgresql", bench_submit_postgresql, "POST /api/v1/tickets vs a bare one-row insert, PostgreSQL, durable commits"),
     Benchmark("queue-postgresql", bench_queue_postgresql, "GET /api/v1/work/tickets over 1M tickets vs an indexed 20-row list, PostgreSQL"),
     Benchmark("deadlines-postgresql", bench_deadlines_postgresql, "flask deadlines run over 1M open tickets, PostgreSQL"),
+    Benchmark("figures-postgresql", bench_figures_postgresql, "GET /api/v1/work/stats of a street with 500k tickets in the period, PostgreSQL"),
 ]
 
 

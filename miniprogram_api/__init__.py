@@ -16,6 +16,7 @@ def register(api: Api, app: Flask) -> None:
         patrols,
         riders,
         scan,
+        stats,
         subscriptions,
         tickets,
         uploads,
@@ -24,5 +25,5 @@ def register(api: Api, app: Flask) -> None:
     from miniprogram_api.security import register_security_scheme
 
     register_security_scheme(api)
-    for module in (scan, auth, uploads, tickets, work, riders, subscriptions, patrols, bindings):
+    for module in (scan, auth, uploads, tickets, work, stats, riders, subscriptions, patrols, bindings):
         api.register_blueprint(module.blp)

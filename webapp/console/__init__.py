@@ -91,6 +91,7 @@ def console_globals() -> dict:
 _SUPERVISORS = frozenset({"admin", "street_staff", "community_staff"})
 MENU = (
     ("/console/", "工单", None),
+    ("/console/dashboard", "数据统计", None),
     ("/console/wishes", "心语心愿", frozenset({"wish_reader", "admin"})),
     ("/console/riders", "骑手", _SUPERVISORS),
     ("/console/staff", "人员账号", frozenset({"admin", "community_staff"})),
@@ -118,6 +119,7 @@ from webapp.console import (  # noqa: E402,F401 - registers the routes
     accounts,
     audit,
     calendar,
+    dashboard,
     imports,
     riders,
     signin,

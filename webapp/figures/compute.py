@@ -1,0 +1,346 @@
+"""The figures of a scope and period: one aggregate statement over the tickets, a few small ones.
+
+- the counts: one statement grouped by (category, child, week), summed here into the total,
+  by_category, by_child and weekly (every count is additive);
+- the median hours to close: PostgreSQL's percentile_cont over GROUPING SETS; on SQLite (the
+  demo) the hours are read and the medians taken here;
+- the hotspots: one statement grouped by (building, category) over the period and the last
+  13 weeks, then the latest ticket of each pair listed.
+A street's are read by ix_tickets_figures_street (street_id, created_at, covering the columns
+read on PostgreSQL); a community's and a grid's by their own (community_id or grid_id, status,
+created_at) indexes. bench/bench_figures.py measures them (docs/performance.md).
+"""
+from __future__ import annotations
+
+import statistics
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, case, cast, func, literal, or_, select, text, tuple_, union_all
+from sqlalchemy.dialects.postgresql import ARRAY, BIT
+
+from webapp.columns import UTCDateTime, utcnow
+from webapp.extensions import db
+from webapp.figures.definitions import COUNTS, RATES, count_conditions, rate
+from webapp.figures.period import RECUR_MIN_WEEKS, RECUR_WEEKS, Period, beijing_midnight
+from webapp.figures.scope import FigureScope, Place
+from webapp.people.actors import Actor
+from webapp.registry.models import Building, Category, Community, Grid, TicketKind
+from webapp.tickets import wishes
+from webapp.tickets.models import Ticket
+
+HOTSPOTS = 20  # the top pairs by count, and as many recurring pairs besides
+WORK_MEM = "64MB"  # per statement of the figures, PostgreSQL (see _planner_settings)
+
+
+@dataclass
+class Group:
+    """The counts of one group of tickets and the hours to close of its closed ones."""
+
+    tickets_in: int = 0
+    hours_sum: float = 0.0
+    median: float | None = None
+
+    def __post_init__(self) -> None:
+        self.counts = dict.fromkeys(COUNTS, 0)
+
+    def add(self, tickets: int, counts: dict[str, int], hours: float) -> None:
+        self.tickets_in += tickets
+        for name in COUNTS:
+            self.counts[name] += counts[name]
+        self.hours_sum += hours
+
+    def as_dict(self) -> dict:
+        c = self.counts
+        out = {"tickets_in": self.tickets_in}
+        for name, (numerator, denominator) in RATES.items():
+            out[numerator] = c[numerator]
+            out[denominator] = c[denominator]
+            out[name] = rate(c[numerator], c[denominator])
+        out["overdue_now"] = c["overdue_now"]
+        out["closed"] = c["closed"]
+        out["avg_hours_to_close"] = round(self.hours_sum / c["closed"], 2) if c["closed"] else None
+        out["median_hours_to_close"] = None if self.median is None else round(self.median, 2)
+        return out
+
+
+def figures(
+    actor: Actor, scope: FigureScope, period: Period, *, kind: str | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """Every figure of `scope` over the tickets created in `period` (reports, wishes or both),
+    as of `now`. The scope comes from scope.resolve_scope for the same actor."""
+    now = now or utcnow()
+    with _planner_settings():
+        return _figures(actor, scope, period, kind, now)
+
+
+@contextmanager
+def _planner_settings():
+    """On PostgreSQL, for the figures' statements only: memory to hash the groups and sort the
+    hours to close in memory. Undone afterwards."""
+    if not _is_postgresql():
+        yield
+        return
+    db.session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    try:
+        yield
+    finally:
+        db.session.execute(text("RESET work_mem"))
+
+
+def _hashed(statement):
+    """Run the counts' statement grouping by hashing on PostgreSQL: the planner cannot
+    estimate how many weeks a period has, guesses a group per row and would sort a street's
+    500,000 rows to make a thousand groups."""
+    if not _is_postgresql():
+        return db.session.execute(statement).all()
+    db.session.execute(text("SET LOCAL enable_sort = off"))
+    try:
+        return db.session.execute(statement).all()
+    finally:
+        db.session.execute(text("RESET enable_sort"))
+
+
+def _figures(actor: Actor, scope: FigureScope, period: Period, kind: str | None, now: datetime) -> dict:
+    start, end = period.bounds
+    base = [*_scope_conditions(scope, kind), Ticket.created_at >= start, Ticket.created_at < end]
+    week = _week_index(beijing_midnight(period.first_monday), len(period.week_starts()))
+    child = scope.child_key
+    conditions = count_conditions(now)
+    hours = _hours_to_close()
+    statement = (
+        select(
+            Ticket.category_id.label("category_id"),
+            (child if child is not None else literal(None)).label("child"),
+            week.label("week"),
+            func.count().label("tickets_in"),
+            *[func.sum(case((conditions[name], 1), else_=0)).label(name) for name in COUNTS],
+            func.sum(case((conditions["closed"], hours), else_=0.0)).label("hours"),
+        )
+        .where(*base)
+        .group_by("category_id", "child", "week")
+    )
+    total, by_category, by_child, by_week = Group(), {}, {}, {}
+    for row in _hashed(statement):
+        counts = {name: int(getattr(row, name) or 0) for name in COUNTS}
+        values = (row.tickets_in, counts, float(row.hours or 0))
+        total.add(*values)
+        by_category.setdefault(row.category_id, Group()).add(*values)
+        if row.child is not None:
+            by_child.setdefault(row.child, Group()).add(*values)
+        by_week.setdefault(int(row.week), Group()).add(*values)
+    _medians(base + [conditions["closed"]], child, week, hours, total, by_category, by_child, by_week)
+    weeks = period.week_starts()
+    return {
+        "scope": _place_dict(scope.place),
+        "path": [_place_dict(p) for p in scope.path],
+        "period": {"from": period.start, "to": period.end},
+        "kind": kind,
+        "as_of": now,
+        **total.as_dict(),
+        "by_category": _category_rows(by_category),
+        "by_child": _child_rows(scope, by_child),
+        "weekly": [
+            {"week_start": monday, **by_week.get(index, Group()).as_dict()}
+            for index, monday in enumerate(weeks)
+        ],
+        "hotspots": hotspots(actor, scope, period, kind=kind),
+    }
+
+
+def _scope_conditions(scope: FigureScope, kind: str | None) -> list:
+    """The tickets of the scope (and kind), whenever created."""
+    conditions = [scope.condition]
+    if scope.street_ids is not None:  # the index's first column, also for a community or grid
+        conditions.insert(0, Ticket.street_id.in_(scope.street_ids) if len(scope.street_ids) > 1
+                          else Ticket.street_id == scope.street_ids[0])
+    if kind is not None:
+        conditions.append(Ticket.kind == TicketKind(kind))
+    return conditions
+
+
+def _is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _week_index(week0: datetime, weeks: int):
+    """The week of a ticket's creation, counted from the Beijing Monday `week0` (UTC), for a
+    ticket created in the `weeks` weeks from it."""
+    if _is_postgresql():  # a binary search over the weeks' bounds (no numeric arithmetic)
+        bounds = [week0 + timedelta(weeks=i) for i in range(1, weeks)]
+        if not bounds:
+            return literal(0)
+        return func.width_bucket(Ticket.created_at, literal(bounds, ARRAY(UTCDateTime())))
+    days = func.julianday(Ticket.created_at) - func.julianday(literal(week0, UTCDateTime()))
+    return cast(days / 7, Integer)  # never negative here: truncation is the floor
+
+
+def _hours_to_close():
+    if _is_postgresql():  # date_part is a double precision, extract a (slower) numeric
+        return func.date_part("epoch", Ticket.closed_at - Ticket.created_at) / 3600.0
+    return (func.julianday(Ticket.closed_at) - func.julianday(Ticket.created_at)) * 24.0
+
+
+def _medians(conditions, child, week, hours, total, by_category, by_child, by_week) -> None:
+    """The median hours to close of every group that has closed tickets."""
+    keys = {"category": Ticket.category_id, "week": week}
+    if child is not None:
+        keys["child"] = child
+    closed = select(*[k.label(name) for name, k in keys.items()], hours.label("h")).where(*conditions).subquery()
+    groups = {"category": by_category, "child": by_child, "week": by_week}
+    if _is_postgresql():
+        # One statement; grouping() has a bit per key left out of the row's set (first key highest).
+        columns = [closed.c[name] for name in keys]
+        statement = select(
+            func.grouping(*columns).label("sets"), *columns,
+            func.percentile_cont(0.5).within_group(closed.c.h).label("m"),
+        ).group_by(func.grouping_sets(tuple_(), *[tuple_(c) for c in columns]))
+        everything = (1 << len(columns)) - 1
+        for row in db.session.execute(statement):
+            row = row._mapping
+            if row["m"] is None:  # the empty set's row: nothing closed
+                continue
+            if row["sets"] == everything:
+                total.median = float(row["m"])
+                continue
+            for position, name in enumerate(keys):
+                if row["sets"] == everything & ~(1 << (len(columns) - 1 - position)):
+                    key = row[name] if name != "week" else int(row[name])
+                    if key in groups[name]:
+                        groups[name][key].median = float(row["m"])
+        return
+    values: dict[tuple, list[float]] = {}
+    for row in db.session.execute(select(closed)):
+        row = row._mapping
+        values.setdefault(("total", None), []).append(float(row["h"]))
+        for name in keys:
+            key = row[name] if name != "week" else int(row[name])
+            values.setdefault((name, key), []).append(float(row["h"]))
+    for (name, key), hours_values in values.items():
+        if name == "total":
+            total.median = statistics.median(hours_values)
+        elif key in groups[name]:
+            groups[name][key].median = statistics.median(hours_values)
+
+
+def _place_dict(place: Place) -> dict:
+    return {"level": place.level, "id": place.id, "name": place.name}
+
+
+def _category_rows(groups: dict[int, Group]) -> list[dict]:
+    if not groups:
+        return []
+    rows = db.session.execute(
+        select(Category.id, Category.code, Category.name, Category.kind)
+        .where(Category.id.in_(list(groups)))
+        .order_by(Category.sort_order, Category.id)
+    ).all()
+    return [
+        {"id": r.id, "code": r.code, "name": r.name, "kind": r.kind.value, **groups[r.id].as_dict()}
+        for r in rows
+    ]
+
+
+def _child_rows(scope: FigureScope, groups: dict) -> list[dict]:
+    rows = []
+    for index, child in enumerate(scope.children):
+        key = index if scope.place.level == "mine" else child.id
+        rows.append({**_place_dict(child), **groups.get(key, Group()).as_dict()})
+    return rows
+
+
+def hotspots(actor: Actor, scope: FigureScope, period: Period, *, kind: str | None = None) -> list[dict]:
+    """Building × category pairs: the HOTSPOTS with the most tickets created in the period, and
+    the HOTSPOTS recurring most (tickets in RECUR_MIN_WEEKS or more distinct weeks of the last
+    RECUR_WEEKS, the week of the period's last day included), each with its count in the
+    period, its weeks and its latest ticket. A wish is listed only to its readers (a building
+    and a wish category can point at a person): other viewers get reports only."""
+    start, end = period.bounds
+    recur0 = beijing_midnight(period.recur_start)
+    first = min(start, recur0)
+    conditions = [*_scope_conditions(scope, kind), Ticket.created_at >= first, Ticket.created_at < end]
+    conditions.append(or_(Ticket.kind == TicketKind.REPORT, wishes.reader_clause(actor)))
+    week = _week_index(recur0, RECUR_WEEKS)
+    in_recur = Ticket.created_at >= recur0
+    if _is_postgresql():  # a bit per week, counted after: hashable, where count(DISTINCT) sorts
+        weeks = func.bit_count(cast(func.bit_or(case((in_recur, literal(1).op("<<")(week)), else_=0)), BIT(32)))
+    else:
+        weeks = func.count(case((in_recur, week), else_=None).distinct())
+    pairs = (
+        select(
+            Ticket.building_id.label("building_id"),
+            Ticket.category_id.label("category_id"),
+            func.sum(case((Ticket.created_at >= start, 1), else_=0)).label("count"),
+            weeks.label("weeks"),
+        )
+        .where(*conditions)
+        .group_by(Ticket.building_id, Ticket.category_id)
+        .cte("pairs")
+    )
+    top = (
+        select(pairs).where(pairs.c["count"] > 0)
+        .order_by(pairs.c["count"].desc(), pairs.c.weeks.desc(), pairs.c.building_id, pairs.c.category_id)
+        .limit(HOTSPOTS)
+    )
+    recurring = (
+        select(pairs).where(pairs.c.weeks >= RECUR_MIN_WEEKS)
+        .order_by(pairs.c.weeks.desc(), pairs.c["count"].desc(), pairs.c.building_id, pairs.c.category_id)
+        .limit(HOTSPOTS)
+    )
+    both = union_all(select(top.subquery()), select(recurring.subquery()))
+    found: dict[tuple[int, int], dict] = {}
+    for row in db.session.execute(both):
+        found[(row.building_id, row.category_id)] = {
+            "count": int(row.count), "weeks": int(row.weeks), "recurring": int(row.weeks) >= RECUR_MIN_WEEKS,
+        }
+    if not found:
+        return []
+    latest = _latest_tickets(conditions, list(found))
+    names = _pair_names(list(found))
+    listed = []
+    for (building_id, category_id), values in found.items():
+        building, category = names[0][building_id], names[1][category_id]
+        listed.append({
+            "building": building, "category": category, **values,
+            "latest_ticket_id": latest.get((building_id, category_id)),
+        })
+    listed.sort(key=lambda h: (-h["count"], -h["weeks"], h["building"]["id"], h["category"]["id"]))
+    return listed
+
+
+def _latest_tickets(conditions: list, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """The newest ticket of each pair among those the hotspots counted."""
+    ranked = (
+        select(
+            Ticket.id, Ticket.building_id, Ticket.category_id,
+            func.row_number().over(
+                partition_by=(Ticket.building_id, Ticket.category_id),
+                order_by=(Ticket.created_at.desc(), Ticket.id.desc()),
+            ).label("n"),
+        )
+        .where(*conditions, tuple_(Ticket.building_id, Ticket.category_id).in_(pairs))
+        .subquery()
+    )
+    rows = db.session.execute(select(ranked.c.id, ranked.c.building_id, ranked.c.category_id).where(ranked.c.n == 1))
+    return {(r.building_id, r.category_id): r.id for r in rows}
+
+
+def _pair_names(pairs: list[tuple[int, int]]) -> tuple[dict, dict]:
+    buildings = {
+        r.id: {"id": r.id, "name": r.name, "grid_id": r.grid_id, "grid": r.grid, "community": r.community}
+        for r in db.session.execute(
+            select(Building.id, Building.name, Building.grid_id, Grid.name.label("grid"), Community.name.label("community"))
+            .join(Grid, Grid.id == Building.grid_id)
+            .join(Community, Community.id == Grid.community_id)
+            .where(Building.id.in_({b for b, _ in pairs}))
+        )
+    }
+    categories = {
+        r.id: {"id": r.id, "code": r.code, "name": r.name}
+        for r in db.session.execute(
+            select(Category.id, Category.code, Category.name).where(Category.id.in_({c for _, c in pairs}))
+        )
+    }
+    return buildings, categories
