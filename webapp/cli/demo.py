@@ -53,6 +53,68 @@ def seed_reply_templates() -> int:
     return added
 
 
+# The demo's sample tickets: (building index, category, description, what happens to it).
+DEMO_TICKETS = (
+    (0, "light", "3单元2楼楼道灯坏了一个星期，晚上上下楼很黑。", "new"),
+    (1, "fire_lane", "小区北门消防通道被两辆私家车长期占用。", "accepted"),
+    (2, "ebike_charging", "2单元楼道里有人私拉电线给电动车充电。", "resolved"),
+    (3, "garbage", "8号楼旁垃圾桶满了两天没有清运，有异味。", "closed"),
+    (6, "elevator", "电梯按键失灵，老人上下楼不方便。", "new"),
+    (0, "wish", "希望小区里多放几张长椅，方便老人休息。", "wish"),
+)
+
+
+def seed_demo_tickets() -> int:
+    """A few tickets in different states, filed and handled through the same functions as the
+    API, so that the queue, a ticket's timeline and the figures show something at once. Only
+    into a database without tickets; returns how many were filed."""
+    import io
+
+    from PIL import Image
+
+    from webapp.people import auth
+    from webapp.people.actors import load_actor
+    from webapp.tickets import actions, photos, submission
+    from webapp.tickets.models import Ticket
+    from webapp.tickets.state_machine import ActionInput
+
+    if db.session.scalar(select(Ticket.id).limit(1)) is not None:
+        return 0
+    codes = list(db.session.scalars(
+        select(BuildingCode.code).join(Building, Building.id == BuildingCode.building_id)
+        .where(BuildingCode.revoked_at.is_(None)).order_by(Building.code)
+    ))
+    _, _, resident = auth.login_dev("demo-resident")
+    filed = 0
+    for number, (building, category, text, fate) in enumerate(DEMO_TICKETS):
+        kind = "wish" if fate == "wish" else "report"
+        try:
+            ticket = submission.submit_ticket(
+                resident,
+                submission.Submission(code=codes[building % len(codes)], kind=kind, category=category,
+                                      description=text, anonymous=kind == "wish"),
+                f"demo-ticket-{number}",
+            ).ticket
+        except DomainError:  # a category the sample no longer has: skip that ticket
+            continue
+        filed += 1
+        if fate in ("new", "wish") or ticket.assignee_id is None:
+            continue
+        worker = load_actor(ticket.assignee_id)
+        actions.act_on_ticket(worker, ticket.id, "accept", ActionInput())
+        if fate == "accepted":
+            continue
+        buffer = io.BytesIO()
+        Image.new("RGB", (640, 480), (60, 140, 80)).save(buffer, "JPEG")
+        buffer.seek(0)
+        after = photos.store_upload(worker, buffer, "after.jpg")
+        replies = DEMO_REPLIES.get(category) or DEMO_REPLIES[None]
+        actions.act_on_ticket(worker, ticket.id, "resolve", ActionInput(note=replies[0], photo_ids=[after.id]))
+        if fate == "closed":
+            actions.give_feedback(resident, ticket.id, resolved=True, rating=5, comment="处理得很及时，谢谢！")
+    return filed
+
+
 @group.command("setup")
 def setup() -> None:
     """Migrate the database, import the sample "one table", give every building a code, and
@@ -77,6 +139,7 @@ def setup() -> None:
     issued = issue_missing_codes()
     seed_calendar()  # the working-day calendar, from the chinesecalendar package
     seed_reply_templates()
+    tickets = seed_demo_tickets()
     try:
         passwords.set_demo_password(demo_password)
     except DomainError as error:
@@ -86,6 +149,8 @@ def setup() -> None:
     click.echo(f"已导入示例数据 {SAMPLE_XLSX.name}：")
     echo_report(report)
     click.echo(f"新签发二维码 {issued} 个")
+    if tickets:
+        click.echo(f"新建示例工单 {tickets} 个（居民账号 openid：demo-resident）")
 
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     first = db.session.execute(
