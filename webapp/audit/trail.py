@@ -303,10 +303,16 @@ DETAIL_LABELS = {
     "pages": "页数", "scope": "范围", "old": "旧码", "new": "新码", "building": "楼栋", "type": "类型",
     "name": "名称", "before": "修改前", "added": "新增", "changed": "修改", "unchanged": "未变", "years": "年份",
     "roles": "角色", "phone": "电话", "standin": "代班人", "what": "内容",
+    # Exports (webapp.console.exports): the format, the rows, the queue's and dashboard's filters.
+    "format": "格式", "filters": "筛选条件", "rows": "行数", "sheets": "工作表数", "status": "状态",
+    "category": "类别", "grid": "网格", "overdue": "超期", "kind": "类型", "reporter": "反映人",
+    "q": "搜索", "tab": "范围", "from": "开始日期", "to": "结束日期", "street": "街道", "month": "月份",
+    "street_id": "街道", "community_id": "社区", "grid_id": "网格",
 }
 DETAIL_VALUES = {
     "password": "密码", "demo": "演示", "cli": "命令行", "console": "工作台", "street": "街道",
     "community": "社区", "holiday": "节假日", "workday": "调休上班", "created": "新增", "updated": "更新",
+    "open": "在办", "mine": "我的", "report": "随手拍", "wish": "心语心愿", "resident": "居民", "rider": "骑手",
 }
 
 

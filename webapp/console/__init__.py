@@ -12,6 +12,7 @@ answers are pages, errors included (error.html with the console's menu), never J
 - webapp.console.accounts: staff accounts (/console/staff)
 - webapp.console.signs: signs and codes; webapp.console.imports: the one-table import
 - webapp.console.calendar: the working-day calendar; webapp.console.audit: the audit trail
+- webapp.console.exports: the queue and the dashboard as XLSX and CSV, a street's monthly report
 """
 from __future__ import annotations
 
@@ -120,6 +121,7 @@ from webapp.console import (  # noqa: E402,F401 - registers the routes
     audit,
     calendar,
     dashboard,
+    exports,
     imports,
     riders,
     signin,

@@ -28,23 +28,7 @@ def dashboard(actor: Actor):
     """The figures of a place of the viewer's scope (their own by default) over a period of
     Beijing days (this month so far by default). 400 for a malformed period or kind, 404 for
     a place outside their scope, 403 for staff with no place to count."""
-    kind = request.args.get("kind") or ""
-    place = {param: request.args.get(param, "") for param in PLACE_PARAMS.values()}
-    if kind not in KINDS or any(v and not v.isdigit() for v in place.values()) or sum(bool(v) for v in place.values()) > 1:
-        abort(400)
-    error = None
-    try:
-        period = period_from(
-            parse_day(request.args.get("from"), "from"), parse_day(request.args.get("to"), "to"), utcnow()
-        )
-    except PeriodError as failure:
-        error, period = failure.message, period_from(None, None, utcnow())
-    try:
-        scope = resolve_scope(actor, **{k: int(v) for k, v in place.items() if v})
-    except NotFound:
-        abort(404)
-    except Forbidden:
-        abort(403)
+    kind, place, period, scope, error = dashboard_arguments(actor)
     figures = compute.figures(actor, scope, period, kind=kind or None)
     keep = {"from": period.start.isoformat(), "to": period.end.isoformat(), "kind": kind}
     return render_template(
@@ -57,6 +41,34 @@ def dashboard(actor: Actor):
         percent=_percent, hours=_hours,
         as_of_text=figures["as_of"].astimezone(BEIJING).strftime("%Y年%m月%d日 %H:%M"),
     ), (400 if error else 200)
+
+
+def dashboard_arguments(actor: Actor, *, strict: bool = False):
+    """The kind, place, period and scope a dashboard request asks for (the page and its
+    exports read them alike): (kind, place, period, scope, period_error). Aborts 400 for a
+    malformed kind or place, 404 for a place outside the viewer's scope, 403 for staff with no
+    place to count. A malformed period: the page shows this month with the error (its message
+    is returned); strict (an export) aborts 400."""
+    kind = request.args.get("kind") or ""
+    place = {param: request.args.get(param, "") for param in PLACE_PARAMS.values()}
+    if kind not in KINDS or any(v and not v.isdigit() for v in place.values()) or sum(bool(v) for v in place.values()) > 1:
+        abort(400)
+    error = None
+    try:
+        period = period_from(
+            parse_day(request.args.get("from"), "from"), parse_day(request.args.get("to"), "to"), utcnow()
+        )
+    except PeriodError as failure:
+        if strict:
+            abort(400)
+        error, period = failure.message, period_from(None, None, utcnow())
+    try:
+        scope = resolve_scope(actor, **{k: int(v) for k, v in place.items() if v})
+    except NotFound:
+        abort(404)
+    except Forbidden:
+        abort(403)
+    return kind, place, period, scope, error
 
 
 def _place_url(place: dict, keep: dict) -> str:

@@ -99,7 +99,7 @@ DONE_WORDS = {
 # --- the queue ---------------------------------------------------------------------------
 
 
-def _queue_filters(args) -> dict:
+def queue_filters(args) -> dict:
     """The queue's filters from the query string (abort 400 for a value not offered)."""
     status = args.get("status") or "open"
     if status not in ("open", *STATUSES):
@@ -129,7 +129,7 @@ def _queue_filters(args) -> dict:
 def queue(actor: Actor):
     """The tickets in the caller's scope ("辖区") or held by them ("我的"), filtered, overdue
     first then newest, with counts by status and the time left in words."""
-    filters = _queue_filters(request.args)
+    filters = queue_filters(request.args)
     try:
         listed = queue_page(actor, cursor=request.args.get("cursor"), limit=QUEUE_PAGE, **filters)
     except ValueError:

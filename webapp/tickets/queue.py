@@ -307,6 +307,24 @@ def _plain(value):
     return getattr(value, "value", value)
 
 
+def queue_batches(actor: Actor, columns: list[str], *, batch: int = 2000, **filters):
+    """Every ticket of the caller's queue, in the order of its page (overdue first, then
+    newest), as tuples of `columns` (keys of Ticket's columns), yielded in lists of at most
+    `batch`: the exports. Same scope and filters as work_queue_query; read by one statement
+    whose rows arrive as they are used (a server-side cursor on PostgreSQL), so memory does
+    not grow with the number of tickets."""
+    scope = work_queue_query(actor, **filters).subquery()
+    query = select(*(scope.c[key] for key in columns)).order_by(
+        scope.c.is_overdue.desc(), scope.c.created_at.desc(), scope.c.id.desc()
+    )
+    result = db.session.execute(query, execution_options={"yield_per": batch})
+    try:
+        for rows in result.partitions():
+            yield [tuple(_plain(value) for value in row) for row in rows]
+    finally:
+        result.close()
+
+
 def status_counts(actor: Actor, **filters) -> dict[str, int]:
     """How many tickets of each status the caller's scope holds, with the other filters
     applied (the status filter is not): {status value: count}."""
