@@ -6,6 +6,14 @@ pixels, so no EXIF (GPS!), XMP, ICC or text chunk survives. If that fails, it is
 Files live at UPLOAD_DIR/<sha[:2]>/<sha>.<ext>, outside any static folder; they are served
 only through photo_for_viewer's rule.
 
+Memory is bounded (docs/operations.md, "Photos and request size"): a photo is decoded at no more
+than PHOTO_MAX_SIDE on its long side where the format allows it (JPEG's draft mode decodes at
+1/2, 1/4 or 1/8 scale directly; PNG and WebP are decoded whole, hence PHOTO_MAX_PIXELS, then
+downscaled); a request decodes at most PHOTO_MAX_REQUEST_PIXELS in all (the phone form sends up
+to nine photos at once); a process decodes at most PHOTO_DECODES_PER_PROCESS photos at once (an
+upload waits up to PHOTO_DECODE_WAIT_SECONDS for a turn, then gets 503 with Retry-After); and
+when the last decode of a burst ends, glibc is asked to hand freed memory back (malloc_trim).
+
 WeChat's image check (mediaCheckAsync v2) is asked for at upload (request_media_check), before
 the photo belongs to a ticket; its verdict comes later, pushed to WeChat's callback, which hands
 it to record_media_check, the one place a verdict acts:
@@ -19,21 +27,27 @@ it to record_media_check, the one place a verdict acts:
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import hmac
 import io
 import logging
+import math
 import os
 import tempfile
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from sqlalchemy import or_, select, update
 
 from webapp.columns import utcnow
-from webapp.errors import Invalid, NotFound, TooLarge, UnsupportedMedia, WeChatError
+from webapp.errors import DomainError, Invalid, NotFound, TooLarge, UnsupportedMedia, WeChatError
 from webapp.extensions import db
 from webapp.people.actors import Actor
 from webapp.tickets.access import can_view_ticket, in_staff_scope
@@ -63,6 +77,121 @@ except ImportError:
 
 CONTENT_TYPES = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
 EXTENSIONS = {content_type: ext for content_type, ext in CONTENT_TYPES.values()}
+
+# Modes Pillow resamples well; others (palette, 1-bit, 16/32-bit) take their output mode first.
+RESAMPLED_MODES = ("RGB", "RGBA", "L", "LA", "CMYK")
+BUSY_RETRY_AFTER_SECONDS = 5
+# Decoded pixels since the last trim above which the end of a burst trims (about 32 MB of RGBX).
+TRIM_AFTER_PIXELS = 8_000_000
+REQUEST_PIXELS_KEY = "gridreport.photo_pixels"  # in request.environ: pixels decoded so far
+
+
+class UploadsBusy(DomainError):
+    """Every decode slot of this process stayed taken for PHOTO_DECODE_WAIT_SECONDS."""
+
+    status = 503
+    code = "uploads_busy"
+    message = "当前上传照片的人较多，请稍后重试"
+
+
+# --- bounded memory ---------------------------------------------------------------------------
+
+
+def _load_malloc_trim():
+    """glibc's malloc_trim, or None (musl, macOS: their allocators need no such call)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def release_memory() -> bool:
+    """Hand the heap's free pages back to the system (glibc keeps them in its arenas: one per
+    thread that decoded, so a burst on four threads kept ~1.5 GB per worker). True if trimmed."""
+    if _malloc_trim is None:
+        return False
+    _malloc_trim(0)
+    return True
+
+
+class DecodeGate:
+    """At most `limit` photos decoded at once in this process (a counting semaphore whose size
+    is read from the settings at each entry); when the last one leaves after a burst, the
+    freed memory goes back to the system (release_memory)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.active = 0
+        self._since_trim = 0  # pixels decoded since the last trim
+
+    @contextmanager
+    def slot(self, limit: int, wait_seconds: float, trim: bool) -> Iterator[None]:
+        with self._changed:
+            if limit > 0:
+                deadline = time.monotonic() + wait_seconds
+                while self.active >= limit:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        log.warning("photo decode refused: %d of %d slots busy", self.active, limit)
+                        raise UploadsBusy(headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)})
+                    self._changed.wait(remaining)
+            self.active += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.active -= 1
+                idle = self.active == 0
+                self._changed.notify()
+                should_trim = trim and idle and self._since_trim >= TRIM_AFTER_PIXELS
+                if should_trim:
+                    self._since_trim = 0
+            if should_trim:
+                release_memory()
+
+    def decoded(self, pixels: int) -> None:
+        with self._changed:
+            self._since_trim += pixels
+
+
+GATE = DecodeGate()
+
+
+def _spend_request_pixels(pixels: int) -> None:
+    """Count a photo's decoded pixels against the request's PHOTO_MAX_REQUEST_PIXELS (0: none)."""
+    cap = int(current_app.config.get("PHOTO_MAX_REQUEST_PIXELS") or 0)
+    if cap <= 0 or not has_request_context():
+        return
+    total = request.environ.get(REQUEST_PIXELS_KEY, 0) + pixels
+    if total > cap:
+        raise TooLarge(
+            f"本次上传的照片总像素过大（超过 {cap // 1_000_000} 百万像素），请减少照片数量或缩小后再上传",
+            code="request_too_many_pixels",
+        )
+    request.environ[REQUEST_PIXELS_KEY] = total
+
+
+def _fitted(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """`size` scaled down to fit max_side on its long side (unchanged if it fits, or max_side 0)."""
+    width, height = size
+    if max_side <= 0 or max(width, height) <= max_side:
+        return size
+    scale = max_side / max(width, height)
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
+def _draft(image: Image.Image, max_side: int) -> None:
+    """JPEG: have the decoder itself scale by 1/2, 1/4 or 1/8, never below the fitted size."""
+    target = _fitted(image.size, max_side)
+    if image.format == "JPEG" and target != image.size:
+        image.draft(image.mode, target)
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
@@ -100,26 +229,39 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         return image  # an odd profile: keep the pixels as they are
 
 
-def _decode_clean(image: Image.Image) -> tuple[Image.Image, str]:
-    """Decode, turn upright and rebuild from bare pixels; returns (image, output format)."""
+def _output_of(source_format: str | None, mode: str, has_alpha: bool) -> tuple[str, str]:
+    """(output format, pixel mode) of the stored photo."""
+    if source_format == "PNG" or has_alpha:
+        return "PNG", "RGBA" if has_alpha else ("L" if mode in ("1", "L") else "RGB")
+    return "JPEG", "L" if mode in ("1", "L") else "RGB"
+
+
+def _decode_clean(image: Image.Image, max_side: int = 0) -> tuple[Image.Image, str]:
+    """Decode (JPEG at reduced size), turn upright, fit into max_side (0: keep the size) and
+    rebuild from bare pixels; returns (image, output format)."""
     source_format = image.format
+    _draft(image, max_side)
+    pixels = image.width * image.height  # what decoding allocates, known before it happens
+    _spend_request_pixels(pixels)
+    GATE.decoded(pixels)
     try:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
         raise Invalid("图片已损坏或不完整，请重新拍摄后上传", code="image_corrupt") from None
     try:
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # no copy of the whole image
     except Exception:  # noqa: BLE001 - a malformed EXIF block only costs us the rotation
         log.info("ignoring unreadable EXIF orientation")
     try:
         has_alpha = image.has_transparency_data
+        output, mode = _output_of(source_format, image.mode, has_alpha)
+        target = _fitted(image.size, max_side)
+        if target != image.size:
+            if image.mode not in RESAMPLED_MODES:
+                image = image.convert(mode)  # no ICC conversion applies to these modes
+            # In place, reducing by an integer factor first: no second full-size copy.
+            image.thumbnail(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
         image = _to_srgb(image)
-        if source_format == "PNG" or has_alpha:
-            output = "PNG"
-            mode = "RGBA" if has_alpha else ("L" if image.mode in ("1", "L") else "RGB")
-        else:
-            output = "JPEG"
-            mode = "L" if image.mode in ("1", "L") else "RGB"
         if image.mode != mode:
             image = image.convert(mode)
         # A new image from the raw pixels carries no info dict: no EXIF, XMP, ICC or text.
@@ -127,6 +269,8 @@ def _decode_clean(image: Image.Image) -> tuple[Image.Image, str]:
     except (OSError, ValueError) as error:
         log.info("could not rebuild an upload: %s", error)
         raise Invalid("无法处理这张图片，请换一张再试", code="image_corrupt") from None
+    finally:
+        image.close()
     return clean, output
 
 
@@ -141,6 +285,27 @@ def _encode(image: Image.Image, output: str) -> bytes:
         log.info("could not re-encode an upload: %s", error)
         raise Invalid("无法处理这张图片，请换一张再试", code="image_corrupt") from None
     return buffer.getvalue()
+
+
+def _clean_payload(data: bytes, max_pixels: int) -> tuple[bytes, str, tuple[int, int]]:
+    """The stored bytes of an upload, its format and size. Decoding waits for a slot of the
+    process's DecodeGate; every image is closed and dropped before the slot is given back, so
+    that a trim at the end of a burst finds their memory free."""
+    config = current_app.config
+    image = _open(data, max_pixels)  # the header only: cheap, outside the gate
+    try:
+        with GATE.slot(
+            int(config.get("PHOTO_DECODES_PER_PROCESS") or 0),
+            float(config.get("PHOTO_DECODE_WAIT_SECONDS") or 0),
+            bool(config.get("PHOTO_MALLOC_TRIM", True)),
+        ):
+            clean, output = _decode_clean(image, int(config.get("PHOTO_MAX_SIDE") or 0))
+            try:
+                return _encode(clean, output), output, clean.size
+            finally:
+                clean.close()
+    finally:
+        image.close()
 
 
 def photo_file_path(sha256: str, content_type: str) -> Path:
@@ -170,28 +335,33 @@ def _write_once(target: Path, payload: bytes) -> None:
 def store_upload(actor: Actor, stream: BinaryIO, declared_name: str | None = None) -> Photo:
     """Check, clean and store one uploaded photo for the actor; returns the new Photo.
 
-    declared_name (the client's file name) is only logged: the bytes decide what it is.
-    Raises TooLarge (413) above PHOTO_MAX_BYTES or PHOTO_MAX_PIXELS, UnsupportedMedia (415)
-    for anything that is not an accepted image, Invalid (422) for a broken one.
+    declared_name (the client's file name) is only logged: the bytes decide what it is. The
+    stored photo fits PHOTO_MAX_SIDE on its long side. Raises TooLarge (413) above
+    PHOTO_MAX_BYTES or PHOTO_MAX_PIXELS, or when the request's photos together pass
+    PHOTO_MAX_REQUEST_PIXELS decoded; UnsupportedMedia (415) for anything that is not an
+    accepted image; Invalid (422) for a broken one; UploadsBusy (503, Retry-After) when the
+    process's decode slots stay taken.
     """
-    max_bytes = int(current_app.config["PHOTO_MAX_BYTES"])
+    config = current_app.config
+    max_bytes = int(config["PHOTO_MAX_BYTES"])
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise TooLarge(f"单张照片不能超过 {max_bytes // MIB} MB", code="photo_too_large")
     if not data:
         raise Invalid("请选择要上传的照片", code="photo_missing", errors={"file": ["文件为空"]})
-    image = _open(data, int(current_app.config["PHOTO_MAX_PIXELS"]))
-    clean, output = _decode_clean(image)
-    payload = _encode(clean, output)
+    payload, output, (width, height) = _clean_payload(data, int(config["PHOTO_MAX_PIXELS"]))
+    del data
     sha256 = hashlib.sha256(payload).hexdigest()
     content_type = CONTENT_TYPES[output][0]
     _write_once(photo_file_path(sha256, content_type), payload)
+    byte_size = len(payload)
+    del payload
     photo = Photo(
         sha256=sha256,
         content_type=content_type,
-        width=clean.width,
-        height=clean.height,
-        byte_size=len(payload),
+        width=width,
+        height=height,
+        byte_size=byte_size,
         uploader_id=actor.person_id,
     )
     db.session.add(photo)
@@ -370,9 +540,11 @@ def hidden_photo_ids(photo_ids) -> set[str]:
 
 
 def media_check_token(photo_id: str) -> str:
-    """The capability that lets WeChat's checker fetch one photo without a login."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"media-check:{photo_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    """The capability that lets WeChat's checker fetch one photo without a login (a key of its
+    own, webapp.keys; WeChat fetches within minutes of the upload, so no older key is kept)."""
+    from webapp.keys import derived_key
+
+    return hmac.new(derived_key("media-check"), f"media-check:{photo_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def photo_for_media_check(photo_id: str, token: str) -> tuple[Photo, Path]:
