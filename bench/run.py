@@ -49,9 +49,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import harness  # noqa: E402
 from bench.harness import BENCH, ROOT, Context, Row, Skip, log  # noqa: E402
 from bench.bench_deadlines import bench_deadlines_postgresql  # noqa: E402
+from bench.bench_exports import bench_exports_postgresql  # noqa: E402
 from bench.bench_figures import bench_figures_postgresql  # noqa: E402
 from bench.bench_queue import bench_queue_postgresql  # noqa: E402
 from bench.bench_submit import bench_submit_postgresql  # noqa: E402
+from bench.bench_uploads import bench_uploads  # noqa: E402
 
 GUNICORN_ARGS = ["--workers", "2", "--worker-class", "gthread", "--threads", "4", "--preload"]
 SCAN_TARGET = 0.60  # the issue's target: scan at least 60% of bare requests/s, on both databases
@@ -180,6 +182,8 @@ BENCHMARKS = [
     Benchmark("queue-postgresql", bench_queue_postgresql, "GET /api/v1/work/tickets over 1M tickets vs an indexed 20-row list, PostgreSQL"),
     Benchmark("deadlines-postgresql", bench_deadlines_postgresql, "flask deadlines run over 1M open tickets, PostgreSQL"),
     Benchmark("figures-postgresql", bench_figures_postgresql, "GET /api/v1/work/stats of a street with 500k tickets in the period, PostgreSQL"),
+    Benchmark("exports-postgresql", bench_exports_postgresql, "/console/export.csv|xlsx of 100k and 1M tickets: rows/s and the exporting process's peak RSS, PostgreSQL"),
+    Benchmark("uploads", bench_uploads, "gunicorn workers' RSS before, during and after 16 uploads of a 40 MP PNG, 8 at a time, with the photo bounds off and on"),
 ]
 
 
@@ -190,7 +194,7 @@ BENCHMARKS = [
 def fmt(value, unit: str) -> str:
     if isinstance(value, str):
         return value
-    if unit in ("req/s", "B", "signs"):
+    if unit in ("req/s", "B", "signs", "n"):
         return f"{value:.0f}"
     if unit == "":
         return f"{value:.2f}"

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from miniprogram_api.security import bearer_token, login_required
 from webapp.extensions import db
+from webapp.limits import login_per_address
 from webapp.people import auth
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="登录")
@@ -62,6 +63,7 @@ def _require_dev_login() -> None:
 
 @blp.route("/auth/wechat")
 class WeChatLogin(MethodView):
+    @login_per_address
     @blp.arguments(WeChatLoginSchema())
     @blp.response(200, LoginSchema)
     @blp.alt_response(401, description="登录凭证无效或已使用（wechat_code_invalid），请重新 wx.login")
@@ -82,6 +84,7 @@ class WeChatLogin(MethodView):
 
 @blp.route("/auth/dev")
 class DevLogin(MethodView):
+    @login_per_address
     @blp.arguments(DevLoginSchema())
     @blp.response(200, LoginSchema)
     @blp.alt_response(404, description="未开启演示登录（DEV_LOGIN）")

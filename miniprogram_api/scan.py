@@ -8,6 +8,7 @@ from marshmallow import Schema, fields
 
 from miniprogram_api.fields import LocalDateTime, local_time
 from miniprogram_api.schemas.places import BuildingSchema
+from webapp.limits import scan_per_address, scan_per_code
 from webapp.registry import scan
 
 blp = Blueprint("scan", __name__, url_prefix="/api/v1/scan", description="扫码：楼栋信息")
@@ -59,7 +60,10 @@ def _scan_json(view: dict) -> dict:
 
 @blp.route("/<string:code>")
 class Scan(MethodView):
+    @scan_per_address
+    @scan_per_code
     @blp.response(200, ScanSchema)
+    @blp.alt_response(429, description="扫码过于频繁（本地址或本楼栋），按 Retry-After 秒后再试")
     @blp.alt_response(404, description="未知的二维码")
     @blp.alt_response(410, description="二维码已停用")
     def get(self, code: str):

@@ -50,6 +50,15 @@ def optional_actor() -> Actor | None:
     return current_actor()
 
 
+def person_key() -> str:
+    """The rate limits' key of the person behind the bearer token; "" (the limit is skipped,
+    the view answers 401) without a live one."""
+    try:
+        return "person:" + current_actor().person_id
+    except Unauthorized:
+        return ""
+
+
 def login_required(view):
     """Answer 401 unless the request carries a live bearer token; documents the scheme.
 

@@ -16,13 +16,32 @@ from miniprogram_api.schemas.tickets import (
     TicketPageSchema,
     TicketSchema,
 )
-from miniprogram_api.security import current_actor
+from miniprogram_api.security import current_actor, person_key
 from webapp.errors import DomainError
 from webapp.extensions import db
+from webapp import limits
+from webapp.limits import limiter, setting
 from webapp.tickets import actions, submission
 from webapp.tickets.mine import my_tickets_page
 from webapp.tickets.presenter import TicketPresenter
 from webapp.tickets.state_machine import ActionInput
+
+# Submissions: per person and per building per minute; daily caps counted only for a ticket
+# really filed (201), never for a replay of the same Idempotency-Key nor a refusal.
+submit_per_person = limiter.limit(
+    setting("RATE_LIMIT_SUBMIT_PER_PERSON"), key_func=person_key, scope="submit-person"
+)
+submit_per_code = limiter.limit(
+    setting("RATE_LIMIT_SUBMIT_PER_CODE"), key_func=limits.body_code_key, scope="submit-code"
+)
+reports_per_person_per_day = limiter.limit(
+    setting("REPORTS_PER_PERSON_PER_DAY"), key_func=person_key, scope="reports-per-day",
+    deduct_when=limits.created,
+)
+wishes_per_building_per_day = limiter.limit(
+    setting("WISHES_PER_BUILDING_PER_DAY"), key_func=limits.body_code_key, scope="wishes-per-day",
+    deduct_when=limits.created, exempt_when=lambda: limits.body_kind() != "wish",
+)
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets", description="随手拍与心语心愿工单")
 
@@ -43,9 +62,14 @@ def _idempotency_key() -> str:
 
 @blp.route("")
 class TicketCollection(MethodView):
+    @submit_per_person
+    @submit_per_code
+    @reports_per_person_per_day
+    @wishes_per_building_per_day
     @blp.arguments(TicketCreateSchema())
     @blp.response(201, TicketSchema)
     @blp.alt_response(200, schema=TicketSchema, description="同一请求标识的重复提交：返回已有工单")
+    @blp.alt_response(429, description="提交过于频繁，或已达每日上限，按 Retry-After 秒后再试")
     @blp.doc(parameters=[{
         "in": "header", "name": IDEMPOTENCY_HEADER, "required": True,
         "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},

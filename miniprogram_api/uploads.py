@@ -6,7 +6,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from miniprogram_api.security import current_actor, login_required
+from miniprogram_api.security import current_actor, login_required, person_key
+from webapp.limits import limiter, setting
 from webapp.extensions import db
 from webapp.tickets import photos
 
@@ -29,12 +30,15 @@ class PhotoSchema(Schema):
 
 @blp.route("/uploads")
 class Uploads(MethodView):
+    @limiter.limit(setting("RATE_LIMIT_UPLOAD_PER_PERSON"), key_func=person_key, scope="upload-person")
     @login_required
     @blp.arguments(UploadFormSchema(), location="files")
     @blp.response(201, PhotoSchema)
     @blp.alt_response(413, description="文件过大")
     @blp.alt_response(415, description="不是支持的图片格式")
+    @blp.alt_response(429, description="上传过于频繁，按 Retry-After 秒后再试")
     @blp.alt_response(422, description="图片损坏")
+    @blp.alt_response(503, description="本进程同时处理的照片已满，按 Retry-After 秒后再试")
     def post(self, form):
         """Upload one photo (field "file"): JPEG, PNG or WebP, checked by its content and
         re-encoded without any metadata (no location)."""

@@ -95,6 +95,7 @@ def _clean_tables(request):
     yield
     actor_cache.clear()
     names.clear()
+    _reset_rate_limits()
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")
@@ -103,6 +104,16 @@ def _clean_tables(request):
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
+
+
+def _reset_rate_limits() -> None:
+    """No test inherits another's counts (the limiter and its memory storage are per process)."""
+    from webapp.limits import limiter
+
+    try:
+        limiter.reset()
+    except Exception:  # noqa: BLE001 - a test left it on an unreachable storage
+        pass
 
 
 @pytest.fixture

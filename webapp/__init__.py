@@ -73,6 +73,11 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     register_security(app)
 
+    from webapp.limits import init_limits, limit_console
+
+    limit_console(console_bp)
+    init_limits(app)
+
     from webapp.cli import register_cli
 
     register_cli(app)

@@ -56,11 +56,22 @@ def _long_term_templates(templates: dict) -> frozenset[str]:
     return ids
 
 
+DEVELOPMENT_SECRET_KEY = "dev-only-secret-do-not-use-in-production"
+SECRET_KEY_MIN_BYTES = 32
+
+
 class Config:
     """Development defaults: the embedded SQLite demo, no WeChat credentials."""
 
     ENV_NAME = "development"
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-secret-do-not-use-in-production")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+    # The secret(s) before a rotation (comma-separated): what they signed still verifies
+    # (follow links, open forms, console sessions...; docs/operations.md "Rotating SECRET_KEY").
+    SECRET_KEY_PREVIOUS = os.environ.get("SECRET_KEY_PREVIOUS", "")
+    SECRET_KEY_FALLBACKS = [s.strip() for s in SECRET_KEY_PREVIOUS.split(",") if s.strip()]
+    # Values made before keys were derived per purpose (webapp/keys.py) still verify; 0 once
+    # every follow link and wish of before has been re-keyed or has expired.
+    ACCEPT_LEGACY_SECRET_KEY = _flag("ACCEPT_LEGACY_SECRET_KEY", "1")
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'gridreport.sqlite3'}"
     )
@@ -108,6 +119,15 @@ class Config:
     AUTH_CACHE_SECONDS = float(os.environ.get("AUTH_CACHE_SECONDS", "10"))
     PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
     PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", "40000000"))
+    # Bounded upload memory (webapp/tickets/photos.py): the stored photo's long side (JPEG is
+    # decoded at 1/2, 1/4 or 1/8 scale when that still covers it); decoded pixels per request
+    # (the phone form posts up to nine photos); photos decoded at once per process, and how
+    # long an upload waits for a turn before 503; malloc_trim after a burst. 0 turns each off.
+    PHOTO_MAX_SIDE = int(os.environ.get("PHOTO_MAX_SIDE", "2560"))
+    PHOTO_MAX_REQUEST_PIXELS = int(os.environ.get("PHOTO_MAX_REQUEST_PIXELS", "120000000"))
+    PHOTO_DECODES_PER_PROCESS = int(os.environ.get("PHOTO_DECODES_PER_PROCESS", "2"))
+    PHOTO_DECODE_WAIT_SECONDS = float(os.environ.get("PHOTO_DECODE_WAIT_SECONDS", "10"))
+    PHOTO_MALLOC_TRIM = _flag("PHOTO_MALLOC_TRIM", "1")
     # Whole request body; Werkzeug answers 413 beyond it before anything is parsed.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(12 * 1024 * 1024)))
     TIMEZONE = "Asia/Shanghai"
@@ -158,6 +178,24 @@ class Config:
     # Proxies in front of the app that append to X-Forwarded-For (nginx: 1); the client address
     # of lock-outs and the audit trail is read through them. 0: the socket's peer.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+    # Abuse limits (webapp/limits.py): Flask-Limiter strings ("<n>/<second|minute|hour|day>"),
+    # counted in Redis when REDIS_URL is set, else per process. Values a person trying the
+    # product by hand never meets; a flood meets them at once.
+    RATE_LIMIT_STRATEGY = os.environ.get("RATE_LIMIT_STRATEGY", "fixed-window")
+    RATE_LIMIT_DEFAULT_PER_ADDRESS = os.environ.get("RATE_LIMIT_DEFAULT_PER_ADDRESS", "600/minute")
+    RATE_LIMIT_SCAN_PER_ADDRESS = os.environ.get("RATE_LIMIT_SCAN_PER_ADDRESS", "120/minute")
+    RATE_LIMIT_SCAN_PER_CODE = os.environ.get("RATE_LIMIT_SCAN_PER_CODE", "300/minute")
+    RATE_LIMIT_SUBMIT_PER_PERSON = os.environ.get("RATE_LIMIT_SUBMIT_PER_PERSON", "10/minute")
+    RATE_LIMIT_SUBMIT_PER_ADDRESS = os.environ.get("RATE_LIMIT_SUBMIT_PER_ADDRESS", "30/minute")
+    RATE_LIMIT_SUBMIT_PER_CODE = os.environ.get("RATE_LIMIT_SUBMIT_PER_CODE", "60/minute")
+    RATE_LIMIT_UPLOAD_PER_PERSON = os.environ.get("RATE_LIMIT_UPLOAD_PER_PERSON", "30/minute")
+    RATE_LIMIT_LOGIN_PER_ADDRESS = os.environ.get("RATE_LIMIT_LOGIN_PER_ADDRESS", "30/minute")
+    RATE_LIMIT_CONSOLE_PER_USER = os.environ.get("RATE_LIMIT_CONSOLE_PER_USER", "600/minute")
+    REPORTS_PER_PERSON_PER_DAY = os.environ.get("REPORTS_PER_PERSON_PER_DAY", "50/day")
+    WISHES_PER_BUILDING_PER_DAY = os.environ.get("WISHES_PER_BUILDING_PER_DAY", "100/day")
+    GUESTS_PER_ADDRESS_PER_HOUR = os.environ.get("GUESTS_PER_ADDRESS_PER_HOUR", "30/hour")
+    # A database that cannot be reached answers 503 with this Retry-After (webapp/errors.py).
+    DB_UNAVAILABLE_RETRY_AFTER = int(os.environ.get("DB_UNAVAILABLE_RETRY_AFTER", "5"))
 
     # flask-smorest / OpenAPI
     API_TITLE = "随手拍 · 心语心愿 mini-program API"
@@ -195,6 +233,19 @@ class TestingConfig(Config):
     SCAN_CACHE_SECONDS = 0.0
     AUTH_CACHE_SECONDS = 0.0
     CALENDAR_CACHE_SECONDS = 0.0
+    # No test is throttled by accident: the limit tests set small limits on their own app.
+    RATE_LIMIT_DEFAULT_PER_ADDRESS = "1000000/minute"
+    RATE_LIMIT_SCAN_PER_ADDRESS = "1000000/minute"
+    RATE_LIMIT_SCAN_PER_CODE = "1000000/minute"
+    RATE_LIMIT_SUBMIT_PER_PERSON = "1000000/minute"
+    RATE_LIMIT_SUBMIT_PER_ADDRESS = "1000000/minute"
+    RATE_LIMIT_SUBMIT_PER_CODE = "1000000/minute"
+    RATE_LIMIT_UPLOAD_PER_PERSON = "1000000/minute"
+    RATE_LIMIT_LOGIN_PER_ADDRESS = "1000000/minute"
+    RATE_LIMIT_CONSOLE_PER_USER = "1000000/minute"
+    REPORTS_PER_PERSON_PER_DAY = "1000000/day"
+    WISHES_PER_BUILDING_PER_DAY = "1000000/day"
+    GUESTS_PER_ADDRESS_PER_HOUR = "1000000/hour"
 
 
 class ProductionConfig(Config):
@@ -207,8 +258,9 @@ class ProductionConfig(Config):
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
     # No pre-ping by default: it costs a round trip on every request (about a third of the
     # scan's throughput on PostgreSQL, see bench/run.py). Connections are recycled instead;
-    # after a database restart each pooled connection fails one request, which the client
-    # retries (submissions are idempotent). DB_POOL_PRE_PING=1 trades speed for that.
+    # after a database restart the first request meeting a dead connection answers 503 with
+    # Retry-After and empties the pool (webapp/errors.py), which the client retries
+    # (submissions are idempotent). DB_POOL_PRE_PING=1 trades speed for that one 503.
     SQLALCHEMY_ENGINE_OPTIONS = {
         "pool_pre_ping": _flag("DB_POOL_PRE_PING"),
         "pool_recycle": 1800,
@@ -226,6 +278,14 @@ class ProductionConfig(Config):
         if missing:
             raise RuntimeError(
                 "production configuration refuses to start without: " + ", ".join(missing)
+            )
+        secret = os.environ["SECRET_KEY"]
+        if secret == DEVELOPMENT_SECRET_KEY or len(secret.encode("utf-8")) < SECRET_KEY_MIN_BYTES:
+            raise RuntimeError(
+                "production configuration refuses to start: SECRET_KEY must be at least "
+                f"{SECRET_KEY_MIN_BYTES} bytes and not the published development default. It keys "
+                "the follow links, the anonymous-wish hash and the console's sessions. Generate "
+                "one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
         if _flag("DEV_LOGIN"):
             raise RuntimeError("DEV_LOGIN must not be enabled in production")

@@ -92,6 +92,14 @@ class TooManyRequests(DomainError):
     message = "操作太频繁，请稍后再试"
 
 
+class DatabaseUnavailable(DomainError):
+    """The database cannot be reached (down, restarting, refusing connections, timing out)."""
+
+    status = 503
+    code = "database_unavailable"
+    message = "服务暂时不可用，请稍后再试"
+
+
 class WeChatError(DomainError):
     """WeChat answered with an error code; errcode is WeChat's own (e.g. 43101: user refused)."""
 
@@ -174,6 +182,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
         status = error.code or 500
+        original = getattr(error, "original_exception", None)  # raised after the view (a commit)
+        if status == 500 and original is not None and is_database_unavailable(original):
+            return database_unavailable(original)
         code, message = HTTP_MESSAGES.get(status, ("http_error", error.name))
         errors = None
         data = getattr(error, "data", None)  # webargs/flask-smorest validation details
@@ -184,11 +195,98 @@ def register_error_handlers(app: Flask) -> None:
             headers.pop("Content-Type", None)
         return _respond(status, code, message, errors, headers)
 
+    from flask_limiter import RateLimitExceeded
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    @app.errorhandler(RateLimitExceeded)
+    def handle_rate_limited(error: RateLimitExceeded):
+        from webapp.limits import retry_after_seconds
+
+        code, message = HTTP_MESSAGES[429]
+        return _respond(429, code, message, headers={"Retry-After": str(retry_after_seconds())})
+
+    def database_unavailable(error: Exception):
+        app.logger.warning(
+            "database unavailable on %s %s: %s", request.method, request.path, _first_line(error)
+        )
+        _discard_session(empty_pool=_connection_lost(error))
+        unavailable = DatabaseUnavailable()
+        retry_after = str(int(app.config.get("DB_UNAVAILABLE_RETRY_AFTER") or 5))
+        return _respond(unavailable.status, unavailable.code, unavailable.message,
+                        headers={"Retry-After": retry_after})
+
+    for error_class in (OperationalError, InterfaceError, PoolTimeout, *_driver_unavailable_errors()):
+        app.register_error_handler(error_class, database_unavailable)
+
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(error: DBAPIError):
+        if error.connection_invalidated:  # the connection was lost under the statement
+            return database_unavailable(error)
+        return handle_unexpected(error)
+
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
+        original = getattr(error, "original_exception", None)  # raised after the view (a commit)
+        if original is not None and is_database_unavailable(original):
+            return database_unavailable(original)
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         code, message = HTTP_MESSAGES[500]
         return _respond(500, code, message)
+
+
+def _driver_unavailable_errors() -> tuple[type[Exception], ...]:
+    """The driver's own errors for a server gone or unreachable: webapp/reads.py runs the
+    busiest reads on psycopg's connection directly, so they arrive unwrapped."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return ()
+    return (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether an error means the database cannot be reached now (503, not 500)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(error, (OperationalError, InterfaceError, PoolTimeout, *_driver_unavailable_errors())):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """The server or the connection is gone (refused, shut down, broken), not a statement that
+    timed out or waited for a lock on a healthy connection."""
+    if getattr(error, "connection_invalidated", False):
+        return True
+    driver_error = getattr(error, "orig", None) or error
+    sqlstate = getattr(driver_error, "sqlstate", None)
+    # None: no server answer at all (refused, closed); 08: connection exception; 57P: the
+    # server shut down or cannot accept connections now.
+    return sqlstate is None or sqlstate.startswith(("08", "57P"))
+
+
+def _discard_session(*, empty_pool: bool) -> None:
+    """Give the broken connection back; when the connection was lost, empty the pool too:
+    after a database restart every pooled connection is dead, and each would fail one more
+    request (SQLAlchemy's own invalidation does so for the errors it sees; webapp/reads.py's
+    driver path does not)."""
+    from webapp.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone: the pool replaces it
+        pass
+    if empty_pool:
+        try:
+            db.engine.dispose()  # idle connections closed; those in use dropped when returned
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _flatten_locations(messages: dict) -> dict:

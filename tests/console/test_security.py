@@ -81,11 +81,11 @@ def production_app(app, database_url, monkeypatch):
     from webapp import create_app
     from webapp.config import ProductionConfig
 
-    monkeypatch.setenv("SECRET_KEY", "production-test-secret")
+    monkeypatch.setenv("SECRET_KEY", "production-test-secret-of-at-least-32-bytes")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://grid.example.cn")
     monkeypatch.delenv("DEV_LOGIN", raising=False)
-    production = create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="production-test-secret")
+    production = create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="production-test-secret-of-at-least-32-bytes")
     yield production
     from webapp.extensions import db
 

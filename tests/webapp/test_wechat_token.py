@@ -274,7 +274,7 @@ def test_the_redis_client_waits_at_most_the_configured_timeout():
 @pytest.fixture
 def production_env(monkeypatch):
     for name, value in {
-        "SECRET_KEY": "a-production-secret",
+        "SECRET_KEY": "a-production-secret-of-at-least-32-bytes",
         "DATABASE_URL": "postgresql+psycopg://gridreport@/gridreport",
         "PUBLIC_BASE_URL": "https://wgh.example.gov.cn",
     }.items():

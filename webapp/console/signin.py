@@ -15,6 +15,7 @@ from flask_login import UserMixin, current_user, login_user, logout_user
 from webapp.console import bp, login_manager
 from webapp.errors import DomainError
 from webapp.extensions import db
+from webapp.limits import login_per_address
 from webapp.people import auth, passwords
 from webapp.people.actors import Actor
 
@@ -91,6 +92,7 @@ def login():
 
 
 @bp.post("/login")
+@login_per_address
 def login_post():
     """Sign in with username and password. A refusal is a page with the reason in Chinese
     (401 wrong username or password, 429 locked out); it is recorded and committed."""
@@ -105,6 +107,7 @@ def login_post():
 
 
 @bp.post("/login/demo")
+@login_per_address
 def login_demo():
     """Demo only (DEV_LOGIN): sign in as the staff account picked from the list."""
     if not current_app.config["DEV_LOGIN"]:

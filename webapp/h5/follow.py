@@ -1,6 +1,7 @@
 """The private follow link of a ticket filed on the phone web page: /t/<ticket_id>/<token>.
 
-A capability URL: the token is an HMAC (SECRET_KEY) of the ticket id, and whoever holds the
+A capability URL: the token is an HMAC of the ticket id (the "follow-link" key, webapp/keys.py;
+links made with the key before a rotation still open: SECRET_KEY_PREVIOUS), and whoever holds the
 link sees the ticket as its reporter sees it, photos included (served only through the same
 token, never from a static folder; photos hidden by the content check are not shown). A wrong
 token is a 404, exactly like an unknown ticket.
@@ -25,6 +26,7 @@ from webapp.errors import DomainError, NotFound
 from webapp.extensions import db
 from webapp.h5 import bp, error_page
 from webapp.h5.guest import Guest, cookie_guest, is_guest, set_cookie
+from webapp.keys import derived_key, verification_keys
 from webapp.people.actors import RESIDENT, RIDER, Actor, load_actor
 from webapp.people.models import ROLE_LABELS
 from webapp.tickets import access, actions, photos
@@ -47,10 +49,22 @@ PRIVATE_HEADERS = {
 }
 
 
-def follow_token(ticket_id: str) -> str:
-    secret = current_app.config["SECRET_KEY"].encode()
-    mac = hmac.new(secret, f"h5-follow:{ticket_id}".encode(), hashlib.sha256).digest()
+def _token_with(key: bytes, ticket_id: str) -> str:
+    mac = hmac.new(key, f"h5-follow:{ticket_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode()
+
+
+def follow_token(ticket_id: str) -> str:
+    return _token_with(derived_key("follow-link"), ticket_id)
+
+
+def follow_token_ok(ticket_id: str, token: str) -> bool:
+    """Made with the current key, or with a key still accepted (previous or legacy secret)."""
+    given = token.encode()
+    return any(
+        hmac.compare_digest(given, _token_with(key, ticket_id).encode())
+        for key in verification_keys("follow-link")
+    )
 
 
 def follow_path(ticket_id: str, **query) -> str:
@@ -59,7 +73,7 @@ def follow_path(ticket_id: str, **query) -> str:
 
 def _ticket(ticket_id: str, token: str) -> Ticket:
     ticket = None
-    if hmac.compare_digest(token.encode(), follow_token(ticket_id).encode()):
+    if follow_token_ok(ticket_id, token):
         ticket = db.session.get(Ticket, ticket_id)
     if ticket is None:
         raise NotFound("未找到该工单，请检查链接是否完整", code="ticket_not_found")

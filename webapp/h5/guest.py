@@ -27,6 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from webapp.columns import ID_LENGTH
 from webapp.errors import Unauthorized
 from webapp.extensions import db
+from webapp import limits
+from webapp.keys import derived_key
 from webapp.people import auth
 from webapp.people.actors import Actor, load_actor
 from webapp.people.models import Person
@@ -76,8 +78,7 @@ def cookie_guest(*, refresh: bool = True) -> Guest | None:
 
 def guest_person_id(idempotency_key: str) -> str:
     """The id of the guest a cookieless browser gets for one form (opaque, like new_id)."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    mac = hmac.new(secret, f"h5-guest:{idempotency_key}".encode(), hashlib.sha256).digest()
+    mac = hmac.new(derived_key("h5-guest"), f"h5-guest:{idempotency_key}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode()[:ID_LENGTH]
 
 
@@ -89,6 +90,10 @@ def guest_for_submission(idempotency_key: str) -> Guest:
         return guest
     person_id = guest_person_id(idempotency_key)
     if db.session.get(Person, person_id) is None:
+        # A new guest identity: GUESTS_PER_ADDRESS_PER_HOUR per client address (429).
+        address = "addr:" + (request.remote_addr or "unknown")
+        limits.cap_reached("GUESTS_PER_ADDRESS_PER_HOUR", address)
+        limits.count_cap("GUESTS_PER_ADDRESS_PER_HOUR", address)
         try:
             with db.session.begin_nested():
                 db.session.add(Person(id=person_id, name=""))

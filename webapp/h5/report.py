@@ -22,6 +22,9 @@ from webapp.h5 import bp, error_page
 from webapp.h5.follow import follow_path
 from webapp.h5 import wechat_files
 from webapp.h5.guest import guest_for_submission, set_cookie
+from webapp import limits
+from webapp.keys import verification_keys
+from webapp.limits import scan_per_address, scan_per_code, submit_per_address
 from webapp.people.actors import Actor
 from webapp.registry import scan
 from webapp.tickets import photos, submission
@@ -38,7 +41,8 @@ FIELD_OF = {"photo_ids": "photos", "file": "photos", "Idempotency-Key": FORM_ERR
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=FORM_SALT)
+    # itsdangerous signs with the last key and accepts every one (open forms survive a rotation).
+    return URLSafeTimedSerializer(list(reversed(verification_keys("h5-form"))), salt=FORM_SALT)
 
 
 def form_token(code: str, idempotency_key: str) -> str:
@@ -141,6 +145,8 @@ def render_form(code: str, form: ReportForm, errors: dict | None = None, status:
 
 
 @bp.get("/b/<string:code>")
+@scan_per_address
+@scan_per_code
 def building_page(code: str):
     """The building, a report form, its contacts and its open reports, for a phone screen.
 
@@ -168,7 +174,8 @@ def _store_photos(actor: Actor, files) -> list[str]:
             photo = photos.store_upload(actor, upload.stream, upload.filename)
         except DomainError as error:
             message = f"第{number}张照片：{error.message}"
-            raise type(error)(message, code=error.code, errors={"photos": [message]}) from None
+            extra = {"headers": error.headers} if error.headers else {}  # 503's Retry-After
+            raise type(error)(message, code=error.code, errors={"photos": [message]}, **extra) from None
         ids.append(photo.id)
     return ids
 
@@ -186,7 +193,14 @@ def _field_errors(error: DomainError) -> dict[str, list[str]]:
     return errors
 
 
+submit_per_code = limits.limiter.limit(
+    limits.setting("RATE_LIMIT_SUBMIT_PER_CODE"), key_func=limits.code_key, scope="submit-code"
+)
+
+
 @bp.post("/b/<string:code>/report")
+@submit_per_address
+@submit_per_code
 def submit_report(code: str):
     request.max_content_length = _body_limit()
     try:
@@ -227,12 +241,16 @@ def submit_report(code: str):
                 db.session.rollback()
                 fresh = replace(form, idempotency_key=str(uuid.uuid4()))
                 return render_form(code, fresh, _photo_hint({FORM_ERROR: [message]}, files), 422)
-            if ticket is None:
+            new_ticket = ticket is None
+            if new_ticket:
+                _check_daily_caps(guest.actor.person_id, code, form.kind)
                 photo_ids = _store_photos(guest.actor, files)
                 ticket = submission.submit_ticket(
                     guest.actor, form.submission(code, photo_ids), form.idempotency_key
                 ).ticket
             db.session.commit()
+            if new_ticket:
+                _count_daily_caps(guest.actor.person_id, code, form.kind)
         except DomainError as error:
             db.session.rollback()
             if error.code == "idempotency_key_reused":
@@ -240,13 +258,29 @@ def submit_report(code: str):
                 continue
             if error.status in (404, 410):
                 return error_page(error)
-            return render_form(code, form, _photo_hint(_field_errors(error), files), error.status)
+            page = render_form(code, form, _photo_hint(_field_errors(error), files), error.status)
+            if error.headers and len(page) == 3:  # 429: Retry-After
+                page = (page[0], page[1], {**page[2], **error.headers})
+            return page
         response = redirect(follow_path(ticket.id, new=1), code=303)
         if guest.new_cookie:
             set_cookie(response, guest.new_cookie)
         return response
     message = "提交未能完成，请稍后重试"
     return render_form(code, form, _photo_hint({FORM_ERROR: [message]}, files), 409)
+
+
+def _check_daily_caps(person_id: str, code: str, kind: str) -> None:
+    """The API's daily caps on the phone page: tickets per person, wishes per building (429)."""
+    limits.cap_reached("REPORTS_PER_PERSON_PER_DAY", "person:" + person_id)
+    if kind == "wish":
+        limits.cap_reached("WISHES_PER_BUILDING_PER_DAY", "code:" + code)
+
+
+def _count_daily_caps(person_id: str, code: str, kind: str) -> None:
+    limits.count_cap("REPORTS_PER_PERSON_PER_DAY", "person:" + person_id)
+    if kind == "wish":
+        limits.count_cap("WISHES_PER_BUILDING_PER_DAY", "code:" + code)
 
 
 def _photo_hint(errors: dict, files) -> dict:

@@ -1,8 +1,9 @@
 """Logging in to the mini-program: WeChat (or dev) login, bearer tokens, logout.
 
 A token is 256 random bits handed to the client once; the server keeps only its SHA-256, so
-a copy of the table logs nobody in. WeChat's session_key stays on the server, encrypted with
-a key derived from SECRET_KEY (it is only ever needed to check data the client signs with it).
+a copy of the table logs nobody in (the token's 256 random bits need no key, and a rotation of
+SECRET_KEY logs nobody out). WeChat's session_key stays on the server, encrypted with the
+"wechat-session-key" key (webapp/keys.py; it is only ever needed to check data the client signs).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import time
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.columns import utcnow
 from webapp.errors import Unauthorized
 from webapp.extensions import db
+from webapp.keys import accepted_secrets, derived_key, legacy_accepted
 from webapp.people.actors import Actor, load_actor
 from webapp.people.models import AuthSession, Person, Rider, RiderStatus, StaffAssignment
 from webapp.wechat import get_wechat
@@ -33,10 +35,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _fernet() -> Fernet:
-    secret = current_app.config["SECRET_KEY"].encode("utf-8")
-    key = hashlib.sha256(b"wechat-session-key:" + secret).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+def _fernet() -> MultiFernet:
+    """Encrypts with the "wechat-session-key" key (webapp/keys.py); decrypts with it and with
+    the keys still accepted after a rotation (SECRET_KEY_PREVIOUS, and the key of before keys
+    were derived: SHA-256 of the secret)."""
+    keys = [derived_key("wechat-session-key", secret) for secret in accepted_secrets()]
+    if legacy_accepted("wechat-session-key"):
+        keys += [hashlib.sha256(b"wechat-session-key:" + s.encode("utf-8")).digest() for s in accepted_secrets()]
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(key)) for key in keys])
 
 
 def encrypt_session_key(session_key: str) -> str:

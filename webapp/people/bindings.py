@@ -156,9 +156,9 @@ def _bad_code() -> Invalid:
 
 def _has_history(person: Person) -> bool:
     """Anything a resident leaves behind that must not silently move into a staff account."""
-    key = wishes.reporter_key(person.id)
+    keys = wishes.reporter_keys(person.id)
     checks = (
-        exists().where(or_(Ticket.reporter_id == person.id, Ticket.reporter_key == key)),
+        exists().where(or_(Ticket.reporter_id == person.id, Ticket.reporter_key.in_(keys))),
         exists().where(MeToo.person_id == person.id),
         exists().where(Photo.uploader_id == person.id),
         exists().where(Rider.person_id == person.id),

@@ -171,7 +171,7 @@ def _erase_ticket_contacts(person_id: str) -> int:
     phones = _erase_contact_phones(person_id)
     keys = db.session.execute(
         update(tickets)
-        .where(tickets.c.reporter_key == wishes.reporter_key(person_id))
+        .where(tickets.c.reporter_key.in_(wishes.reporter_keys(person_id)))
         .values(reporter_key=None, updated_at=tickets.c.updated_at)
     ).rowcount
     return phones + keys

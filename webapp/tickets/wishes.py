@@ -21,10 +21,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import current_app
 from sqlalchemy import and_, false, select
 
 from webapp.extensions import db
+from webapp.keys import derived_key, verification_keys
 from webapp.people.actors import Actor
 from webapp.people.models import Role, StaffAssignment
 from webapp.registry.models import TicketKind
@@ -34,10 +34,20 @@ PUBLIC_KIND = TicketKind.REPORT  # the only kind a scan lists or a neighbour can
 TOP_LEVEL = "community"  # the highest rung of the ladder a wish reaches
 
 
+def _reporter_key_with(key: bytes, person_id: str) -> str:
+    return hmac.new(key, f"reporter:{person_id}".encode(), hashlib.sha256).hexdigest()
+
+
 def reporter_key(person_id: str) -> str:
-    """A keyed hash that lets a person find their anonymous wish without storing who they are."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"reporter:{person_id}".encode(), hashlib.sha256).hexdigest()
+    """A keyed hash ("wish-reporter" key, webapp/keys.py) that lets a person find their
+    anonymous wish without storing who they are."""
+    return _reporter_key_with(derived_key("wish-reporter"), person_id)
+
+
+def reporter_keys(person_id: str) -> list[str]:
+    """The person's hash under every key still accepted (the current one first): wishes filed
+    before a rotation of SECRET_KEY (SECRET_KEY_PREVIOUS, or before keys were derived)."""
+    return [_reporter_key_with(key, person_id) for key in verification_keys("wish-reporter")]
 
 
 def may_be_anonymous(kind: TicketKind) -> bool:
@@ -60,8 +70,8 @@ def is_author(actor: Actor, ticket: Ticket) -> bool:
     anonymous wish."""
     if ticket.reporter_id is not None:
         return ticket.reporter_id == actor.person_id
-    return ticket.reporter_key is not None and hmac.compare_digest(
-        ticket.reporter_key, reporter_key(actor.person_id)
+    return ticket.reporter_key is not None and any(
+        hmac.compare_digest(ticket.reporter_key, key) for key in reporter_keys(actor.person_id)
     )
 
 

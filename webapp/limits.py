@@ -1,0 +1,191 @@
+"""Abuse limits (Flask-Limiter): who may do how much, counted where every process sees it.
+
+Storage: Redis when REDIS_URL is set (every gunicorn worker and every host share the counts),
+else the process's memory (the demo, tests; each process then counts on its own).
+RATE_LIMIT_STRATEGY picks the window (fixed-window by default: one INCR per limit and request;
+docs/operations.md "Abuse limits" has the measurements).
+
+Keys (what one counter counts):
+- the client address, request.remote_addr: behind nginx the address ProxyFix reads from
+  X-Forwarded-For (TRUSTED_PROXY_COUNT, webapp/security.py);
+- a printed code (`code_key`): one building's scans or submissions, so a flood of one building
+  runs into its own limit and leaves every other building alone;
+- a person: the mini-program's bearer token's person (miniprogram_api.security.person_key), a
+  console user (`console_user_key`), a phone-page guest.
+
+Every limit is a setting (a Flask-Limiter string such as "120/minute" or "50/day"), read per
+request, so a test or an operator changes it without touching code; docs/operations.md lists
+them. A refused request is a 429 in the contract's error shape with Retry-After (JSON for the
+API, a Chinese page for the phone page and the console: webapp/errors.py).
+
+Daily caps are limits with a one-day window counted only when a ticket is really filed
+(`cap_reached` before, `count_cap` after): REPORTS_PER_PERSON_PER_DAY, WISHES_PER_BUILDING_PER_DAY
+and, on the phone page, GUESTS_PER_ADDRESS_PER_HOUR (new guest identities). With memory
+storage they are per process, like every other limit.
+
+If the storage fails (Redis down), the limits are skipped and the failure logged
+(RATELIMIT_SWALLOW_ERRORS): residents keep reporting; nginx's own per-address limit stays.
+"""
+from __future__ import annotations
+
+import math
+import time
+from functools import partial
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from limits import parse
+
+from webapp.errors import TooManyRequests
+
+API_PREFIX = "/api/"
+PHONE_PAGE_PREFIXES = ("/b/", "/t/")
+
+
+def client_address() -> str:
+    """The client's address (after ProxyFix): the default key of every limit."""
+    return "addr:" + (request.remote_addr or "unknown")
+
+
+def code_key() -> str:
+    """The printed code of the URL (/api/v1/scan/<code>, /b/<code>): one building's counter."""
+    code = (request.view_args or {}).get("code") or ""
+    return "code:" + code if code else ""
+
+
+def body_code_key() -> str:
+    """The printed code a JSON submission names ({"code": ...}); "" (no limit) without one."""
+    body = request.get_json(silent=True)
+    code = body.get("code") if isinstance(body, dict) else None
+    return "code:" + code if isinstance(code, str) and code else ""
+
+
+def body_kind() -> str:
+    body = request.get_json(silent=True)
+    kind = body.get("kind") if isinstance(body, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
+def console_user_key() -> str:
+    """The signed-in console user, else the client address (the sign-in page)."""
+    from flask_login import current_user
+
+    if current_user.is_authenticated:
+        return "user:" + current_user.actor.person_id
+    return client_address()
+
+
+def _setting_value(name: str) -> str:
+    return str(current_app.config[name])
+
+
+def setting(name: str):
+    """A limit read from the app's settings at request time (tests and operators change it)."""
+    return partial(_setting_value, name)
+
+
+def created(response) -> bool:
+    """Count a submission only when it filed a ticket (201), not a replay nor a refusal."""
+    return response.status_code == 201
+
+
+def _not_a_wish() -> bool:
+    return body_kind() != "wish"
+
+
+def _limited_path() -> bool:
+    path = request.path
+    return path.startswith(API_PREFIX) or path.startswith(PHONE_PAGE_PREFIXES)
+
+
+limiter = Limiter(
+    key_func=client_address,
+    # Every API path and the phone page: one per-address budget over all their routes.
+    application_limits=[setting("RATE_LIMIT_DEFAULT_PER_ADDRESS")],
+    application_limits_exempt_when=lambda: not _limited_path(),
+    headers_enabled=False,  # Retry-After on a 429 only: X-RateLimit-* would cost a read per request
+)
+
+# The decorators the doors put on their views (outermost, so that a refused request costs no
+# parsing, no login and no query).
+scan_per_address = limiter.limit(setting("RATE_LIMIT_SCAN_PER_ADDRESS"), scope="scan-address")
+scan_per_code = limiter.limit(setting("RATE_LIMIT_SCAN_PER_CODE"), key_func=code_key, scope="scan-code")
+submit_per_address = limiter.limit(setting("RATE_LIMIT_SUBMIT_PER_ADDRESS"), scope="submit-address")
+login_per_address = limiter.limit(setting("RATE_LIMIT_LOGIN_PER_ADDRESS"), scope="login-address")
+
+
+def init_limits(app: Flask) -> None:
+    """Bind the limiter to the app: its storage, strategy and the console's per-user limit."""
+    config = app.config
+    if not config.get("RATELIMIT_STORAGE_URI"):
+        config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"
+    if config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
+        timeout = float(config.get("REDIS_TIMEOUT_SECONDS") or 2)
+        config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+        )
+    config.setdefault("RATELIMIT_STRATEGY", config.get("RATE_LIMIT_STRATEGY") or "fixed-window")
+    config.setdefault("RATELIMIT_KEY_PREFIX", "gridreport")
+    config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    config.setdefault("RATELIMIT_ENABLED", True)
+    limiter.init_app(app)
+
+
+_limited_blueprints: set[str] = set()
+
+
+def limit_console(blueprint) -> None:
+    """Every console page: RATE_LIMIT_CONSOLE_PER_USER per signed-in user (per address before
+    signing in). Views with their own limit (the sign-in post) have that one instead."""
+    if blueprint.name in _limited_blueprints:  # one limiter serves every app of the process
+        return
+    _limited_blueprints.add(blueprint.name)
+    limiter.limit(setting("RATE_LIMIT_CONSOLE_PER_USER"), key_func=console_user_key, scope="console")(
+        blueprint
+    )
+
+
+def retry_after_seconds() -> int:
+    """Seconds until the limit this request broke lets it through again (at least 1)."""
+    try:
+        current = limiter.current_limit
+        if current is not None:
+            return _seconds_until(current.reset_at, current.limit.get_expiry())
+    except Exception:  # the storage failed meanwhile: a minute is a fair guess
+        current_app.logger.warning("rate limit storage unreachable for Retry-After")
+    return 60
+
+
+def _seconds_until(reset_at: float, window_seconds: int) -> int:
+    return max(1, min(int(window_seconds), math.ceil(reset_at - time.time())))
+
+
+# --- caps counted by the code itself (daily caps, new guests) --------------------------------
+
+
+def _cap(setting_name: str, key: str):
+    return parse(str(current_app.config[setting_name])), ("gridreport", "cap", setting_name.lower(), key)
+
+
+def cap_reached(setting_name: str, key: str) -> None:
+    """Raise TooManyRequests (429, Retry-After) if the cap of `setting_name` is used up for key.
+
+    Counts nothing: call count_cap once the counted thing really happened."""
+    item, args = _cap(setting_name, key)
+    try:
+        if limiter.limiter.test(item, *args):
+            return
+        reset_at, _remaining = limiter.limiter.get_window_stats(item, *args)
+    except Exception:
+        current_app.logger.exception("rate limit storage failed; cap %s not checked", setting_name)
+        return
+    retry_after = _seconds_until(reset_at, item.get_expiry())
+    raise TooManyRequests(headers={"Retry-After": str(retry_after)})
+
+
+def count_cap(setting_name: str, key: str) -> None:
+    item, args = _cap(setting_name, key)
+    try:
+        limiter.limiter.hit(item, *args)
+    except Exception:
+        current_app.logger.exception("rate limit storage failed; cap %s not counted", setting_name)
