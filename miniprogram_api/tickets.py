@@ -17,30 +17,22 @@ from miniprogram_api.schemas.tickets import (
     TicketSchema,
 )
 from miniprogram_api.security import current_actor, person_key
+from webapp import limits
 from webapp.errors import DomainError
 from webapp.extensions import db
-from webapp import limits
 from webapp.limits import limiter, setting
 from webapp.tickets import actions, submission
 from webapp.tickets.mine import my_tickets_page
 from webapp.tickets.presenter import TicketPresenter
 from webapp.tickets.state_machine import ActionInput
 
-# Submissions: per person and per building per minute; daily caps counted only for a ticket
-# really filed (201), never for a replay of the same Idempotency-Key nor a refusal.
+# Submissions: per person and per building per minute (the daily caps: in the view, counted
+# only for a ticket really filed, never for a replay of the same Idempotency-Key nor a refusal).
 submit_per_person = limiter.limit(
     setting("RATE_LIMIT_SUBMIT_PER_PERSON"), key_func=person_key, scope="submit-person"
 )
 submit_per_code = limiter.limit(
     setting("RATE_LIMIT_SUBMIT_PER_CODE"), key_func=limits.body_code_key, scope="submit-code"
-)
-reports_per_person_per_day = limiter.limit(
-    setting("REPORTS_PER_PERSON_PER_DAY"), key_func=person_key, scope="reports-per-day",
-    deduct_when=limits.created,
-)
-wishes_per_building_per_day = limiter.limit(
-    setting("WISHES_PER_BUILDING_PER_DAY"), key_func=limits.body_code_key, scope="wishes-per-day",
-    deduct_when=limits.created, exempt_when=lambda: limits.body_kind() != "wish",
 )
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets", description="随手拍与心语心愿工单")
@@ -64,8 +56,6 @@ def _idempotency_key() -> str:
 class TicketCollection(MethodView):
     @submit_per_person
     @submit_per_code
-    @reports_per_person_per_day
-    @wishes_per_building_per_day
     @blp.arguments(TicketCreateSchema())
     @blp.response(201, TicketSchema)
     @blp.alt_response(200, schema=TicketSchema, description="同一请求标识的重复提交：返回已有工单")
@@ -83,6 +73,7 @@ class TicketCollection(MethodView):
         """
         actor = current_actor()
         key = _idempotency_key()
+        limits.check_daily_caps(actor.person_id, body["code"], body["kind"])
         try:
             filed = submission.submit_ticket(actor, submission.Submission(**body), key)
         except DomainError:
@@ -95,6 +86,8 @@ class TicketCollection(MethodView):
         # TicketSchema would dump): flask-smorest passes a Response through.
         view = current_app.json.response(presenter.summary(filed.ticket, when=local_time))
         db.session.commit()
+        if filed.created:
+            limits.count_daily_caps(actor.person_id, body["code"], body["kind"])
         return view, 201 if filed.created else 200
 
 

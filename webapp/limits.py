@@ -19,8 +19,9 @@ them. A refused request is a 429 in the contract's error shape with Retry-After 
 API, a Chinese page for the phone page and the console: webapp/errors.py).
 
 Daily caps are limits with a one-day window counted only when a ticket is really filed
-(`cap_reached` before, `count_cap` after): REPORTS_PER_PERSON_PER_DAY, WISHES_PER_BUILDING_PER_DAY
-and, on the phone page, GUESTS_PER_ADDRESS_PER_HOUR (new guest identities). With memory
+(`check_daily_caps` before, `count_daily_caps` after, the same counters for the API and the
+phone page): REPORTS_PER_PERSON_PER_DAY, WISHES_PER_BUILDING_PER_DAY; and, on the phone page,
+GUESTS_PER_ADDRESS_PER_HOUR (new guest identities, `cap_reached` / `count_cap`). With memory
 storage they are per process, like every other limit.
 
 If the storage fails (Redis down), the limits are skipped and the failure logged
@@ -60,12 +61,6 @@ def body_code_key() -> str:
     return "code:" + code if isinstance(code, str) and code else ""
 
 
-def body_kind() -> str:
-    body = request.get_json(silent=True)
-    kind = body.get("kind") if isinstance(body, dict) else None
-    return kind if isinstance(kind, str) else ""
-
-
 def console_user_key() -> str:
     """The signed-in console user, else the client address (the sign-in page)."""
     from flask_login import current_user
@@ -82,15 +77,6 @@ def _setting_value(name: str) -> str:
 def setting(name: str):
     """A limit read from the app's settings at request time (tests and operators change it)."""
     return partial(_setting_value, name)
-
-
-def created(response) -> bool:
-    """Count a submission only when it filed a ticket (201), not a replay nor a refusal."""
-    return response.status_code == 201
-
-
-def _not_a_wish() -> bool:
-    return body_kind() != "wish"
 
 
 def _limited_path() -> bool:
@@ -189,3 +175,17 @@ def count_cap(setting_name: str, key: str) -> None:
         limiter.limiter.hit(item, *args)
     except Exception:
         current_app.logger.exception("rate limit storage failed; cap %s not counted", setting_name)
+
+
+def check_daily_caps(person_id: str, code: str, kind: str) -> None:
+    """Before filing: tickets per person, and wishes per building, today (429 if used up)."""
+    cap_reached("REPORTS_PER_PERSON_PER_DAY", "person:" + person_id)
+    if kind == "wish":
+        cap_reached("WISHES_PER_BUILDING_PER_DAY", "code:" + code)
+
+
+def count_daily_caps(person_id: str, code: str, kind: str) -> None:
+    """After a ticket was really filed (not a replay of its key, not a refusal)."""
+    count_cap("REPORTS_PER_PERSON_PER_DAY", "person:" + person_id)
+    if kind == "wish":
+        count_cap("WISHES_PER_BUILDING_PER_DAY", "code:" + code)

@@ -16,13 +16,12 @@ from flask import current_app, redirect, render_template, request
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from webapp import limits
 from webapp.errors import DomainError
 from webapp.extensions import db
-from webapp.h5 import bp, error_page
+from webapp.h5 import bp, error_page, wechat_files
 from webapp.h5.follow import follow_path
-from webapp.h5 import wechat_files
 from webapp.h5.guest import guest_for_submission, set_cookie
-from webapp import limits
 from webapp.keys import verification_keys
 from webapp.limits import scan_per_address, scan_per_code, submit_per_address
 from webapp.people.actors import Actor
@@ -243,14 +242,14 @@ def submit_report(code: str):
                 return render_form(code, fresh, _photo_hint({FORM_ERROR: [message]}, files), 422)
             new_ticket = ticket is None
             if new_ticket:
-                _check_daily_caps(guest.actor.person_id, code, form.kind)
+                limits.check_daily_caps(guest.actor.person_id, code, form.kind)
                 photo_ids = _store_photos(guest.actor, files)
                 ticket = submission.submit_ticket(
                     guest.actor, form.submission(code, photo_ids), form.idempotency_key
                 ).ticket
             db.session.commit()
             if new_ticket:
-                _count_daily_caps(guest.actor.person_id, code, form.kind)
+                limits.count_daily_caps(guest.actor.person_id, code, form.kind)
         except DomainError as error:
             db.session.rollback()
             if error.code == "idempotency_key_reused":
@@ -268,19 +267,6 @@ def submit_report(code: str):
         return response
     message = "提交未能完成，请稍后重试"
     return render_form(code, form, _photo_hint({FORM_ERROR: [message]}, files), 409)
-
-
-def _check_daily_caps(person_id: str, code: str, kind: str) -> None:
-    """The API's daily caps on the phone page: tickets per person, wishes per building (429)."""
-    limits.cap_reached("REPORTS_PER_PERSON_PER_DAY", "person:" + person_id)
-    if kind == "wish":
-        limits.cap_reached("WISHES_PER_BUILDING_PER_DAY", "code:" + code)
-
-
-def _count_daily_caps(person_id: str, code: str, kind: str) -> None:
-    limits.count_cap("REPORTS_PER_PERSON_PER_DAY", "person:" + person_id)
-    if kind == "wish":
-        limits.count_cap("WISHES_PER_BUILDING_PER_DAY", "code:" + code)
 
 
 def _photo_hint(errors: dict, files) -> dict:
