@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 
+from webapp.extensions import db
 from webapp.tickets.models import Ticket, TicketStatus
 
 S = TicketStatus
@@ -108,3 +109,14 @@ COUNTS = (
 def rate(numerator: int, denominator: int) -> float | None:
     """A rate from 0 to 1, or None when nothing was due (never 0 % nor 100 %)."""
     return numerator / denominator if denominator else None
+
+
+def is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def hours_to_close():
+    """SQL: the hours from a ticket's creation to its close (avg_hours_to_close, the median)."""
+    if is_postgresql():  # date_part is a double precision, extract a (slower) numeric
+        return func.date_part("epoch", Ticket.closed_at - Ticket.created_at) / 3600.0
+    return (func.julianday(Ticket.closed_at) - func.julianday(Ticket.created_at)) * 24.0

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.columns import IdString, UTCDateTime, new_id, utcnow
 from webapp.extensions import db
+from webapp.privacy.sealing import HASH_LENGTH, SEALED_LENGTH, phone_hash, seal, unseal
 from webapp.registry.models import TicketKind
 
 # --- Tickets (reports and wishes) and the append-only events of their lives.
@@ -68,6 +69,10 @@ FIGURES_INCLUDE = [
 ]
 
 
+# Tickets not yet counted in the figures' daily rollup (migration 0006 writes the same).
+LIVE_SQL = "rolled_up = false"
+
+
 def _partial_index(name: str, columns: tuple[str, ...], *conditions: str) -> Index:
     where = " AND ".join(conditions)
     return Index(name, *columns, sqlite_where=text(where), postgresql_where=text(where))
@@ -124,6 +129,12 @@ class Ticket(db.Model):
         # The figures (webapp.figures.compute): the tickets of a street, or of a community or
         # grid in it, created in a period; on PostgreSQL read from the index alone.
         Index("ix_tickets_figures_street", "street_id", "created_at", postgresql_include=FIGURES_INCLUDE),
+        # The figures' live part: the tickets of a street not yet in the daily rollup (the open
+        # ones, mostly), read from this index alone on PostgreSQL (webapp.figures.rollup).
+        Index(
+            "ix_tickets_figures_live", "street_id", "created_at", postgresql_include=FIGURES_INCLUDE,
+            sqlite_where=text(LIVE_SQL), postgresql_where=text(LIVE_SQL),
+        ),
     )
 
     id: Mapped[str] = mapped_column(IdString(), primary_key=True, default=new_id)
@@ -143,7 +154,12 @@ class Ticket(db.Model):
     reporter_key: Mapped[Optional[str]] = mapped_column(String(64), index=True)
     is_anonymous: Mapped[bool] = mapped_column(default=False)
     is_rider_report: Mapped[bool] = mapped_column(default=False)
-    contact_phone: Mapped[Optional[str]] = mapped_column(String(20))
+    # The contact phone, sealed at rest (webapp/privacy/sealing.py): read and set through the
+    # contact_phone property below, which keeps contact_phone_hash (what a query compares) in
+    # step. A plain column, not a SealedString: the submission writes the row as JSON on
+    # PostgreSQL (webapp/tickets/filing.py), past any column type.
+    contact_phone_sealed: Mapped[Optional[str]] = mapped_column("contact_phone", String(SEALED_LENGTH))
+    contact_phone_hash: Mapped[Optional[str]] = mapped_column(String(HASH_LENGTH), index=True)
     assignee_id: Mapped[Optional[str]] = mapped_column(IdString(), ForeignKey("people.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -173,8 +189,20 @@ class Ticket(db.Model):
     # A report of the same category at the same building within a day, flagged to staff.
     duplicate_of_id: Mapped[Optional[str]] = mapped_column(IdString(), ForeignKey("tickets.id"))
     version: Mapped[int] = mapped_column(default=1)
+    # Counted in the figures' daily rollup (webapp.figures.rollup): set once, when the ticket
+    # is settled (closed, rejected or merged, and none of its figures can change any more).
+    rolled_up: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def contact_phone(self) -> Optional[str]:
+        return unseal(self.contact_phone_sealed)
+
+    @contact_phone.setter
+    def contact_phone(self, value: Optional[str]) -> None:
+        self.contact_phone_sealed = seal(value)
+        self.contact_phone_hash = phone_hash(value)
 
     category = relationship("Category")
     building = relationship("Building")

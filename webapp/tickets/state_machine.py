@@ -15,6 +15,7 @@ from sqlalchemy import select
 from webapp.columns import utcnow
 from webapp.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from webapp.extensions import db
+from webapp.figures import rollup
 from webapp.people import directory, riders
 from webapp.people.actors import Actor
 from webapp.people.models import Person, Role
@@ -234,6 +235,7 @@ def transition(
         event.ticket = ticket
         db.session.add(event)
     db.session.flush()
+    rollup.on_transition(ticket, event.at)
     notices.on_transition(ticket, event)
     return event
 
