@@ -14,6 +14,7 @@ def register(api: Api, app: Flask) -> None:
         auth,
         bindings,
         patrols,
+        privacy,
         riders,
         scan,
         stats,
@@ -25,5 +26,5 @@ def register(api: Api, app: Flask) -> None:
     from miniprogram_api.security import register_security_scheme
 
     register_security_scheme(api)
-    for module in (scan, auth, uploads, tickets, work, stats, riders, subscriptions, patrols, bindings):
+    for module in (scan, auth, uploads, tickets, work, stats, riders, subscriptions, patrols, bindings, privacy):
         api.register_blueprint(module.blp)

@@ -17,8 +17,11 @@ Purposes:
   (webapp/tickets/wishes.py);
 - "media-check": the capability URL WeChat's image checker fetches a photo with
   (webapp/tickets/photos.py);
-- "idempotency": the hash of a submission's Idempotency-Key (webapp/tickets/submission.py);
-- "bind-code": the hash of a staff bind code (webapp/people/bindings.py).
+- "idempotency": the hash of a submission's Idempotency-Key, stored with its claim: a retry
+  finds its ticket under every accepted key (webapp/tickets/submission.py);
+- "bind-code": the hash of a staff bind code (webapp/people/bindings.py);
+- "personal-data": PERSONAL_DATA_KEY in development and tests, where none is set (the key of
+  personal fields at rest and of their lookup hashes: webapp/privacy/sealing.py).
 
 Bearer tokens are hashed with plain SHA-256 (webapp/people/auth.py), on purpose: they are 256
 random bits, so a key adds nothing, and a rotation does not log every resident out.
@@ -41,11 +44,15 @@ PURPOSES = frozenset(
         "media-check",
         "idempotency",
         "bind-code",
+        "personal-data",
     }
 )
 # Purposes whose values were made with SECRET_KEY itself before keys were derived: values of
-# then (follow links on paper, anonymous wishes' hashes) still verify with it.
-LEGACY_PURPOSES = frozenset({"follow-link", "h5-form", "wish-reporter", "wechat-session-key"})
+# then (follow links on paper, anonymous wishes' hashes, the hashes of idempotency keys and of
+# unused bind codes in the database) still verify with it.
+LEGACY_PURPOSES = frozenset(
+    {"follow-link", "h5-form", "wish-reporter", "wechat-session-key", "idempotency", "bind-code"}
+)
 KEY_BYTES = 32
 
 

@@ -189,8 +189,10 @@ def test_wish_is_private_and_anonymous_wish_keeps_no_openid(client, registry, re
     assert row.reporter_id is None and row.is_anonymous
     events = db.session.query(TicketEvent).filter_by(ticket_id=wish["id"]).all()
     assert all(e.actor_id is None for e in events)
-    # The author still finds it; the grid worker, the neighbours and the scan do not.
-    assert [t["id"] for t in client.get("/api/v1/tickets/mine", headers=resident).get_json()["items"]] == [wish["id"]]
+    # The author still finds it with the wish's secret (X-Wish-Secrets, docs/privacy.md); the
+    # grid worker, the neighbours and the scan do not.
+    with_secret = {**resident, "X-Wish-Secrets": wish["author_secret"]}
+    assert [t["id"] for t in client.get("/api/v1/tickets/mine", headers=with_secret).get_json()["items"]] == [wish["id"]]
     worker = auth_headers(client, registry.workers[0])
     assert client.get(f"/api/v1/tickets/{wish['id']}", headers=worker).status_code == 404
     assert wish["id"] not in [t["id"] for t in client.get("/api/v1/work/tickets", headers=worker).get_json()["items"]]
@@ -245,6 +247,7 @@ def test_a_new_ticket_is_shown_as_the_schema_shows_it_once_read_back(client, reg
     from miniprogram_api.schemas.tickets import TicketSchema
     from webapp.people.actors import load_actor
     from webapp.tickets.presenter import TicketPresenter
+    from webapp.tickets.wishes import author_secret
 
     if fields.get("kind") == "wish":
         reader = registry.community_staff  # also a wish reader: shown with the narrower role
@@ -257,6 +260,8 @@ def test_a_new_ticket_is_shown_as_the_schema_shows_it_once_read_back(client, reg
     stored = db.session.get(Ticket, body["id"])
     person_id = db.session.query(Person.id).filter_by(openid="resident-a").scalar()
     expected = TicketSchema().dump(TicketPresenter(load_actor(person_id)).summary(stored))
+    if stored.is_anonymous:  # and the wish's secret, for the author's device (docs/privacy.md)
+        expected["author_secret"] = author_secret(person_id, stored.created_at)
     ordered = lambda text: json.loads(text, object_pairs_hook=list)  # noqa: E731 (keys in order)
     assert ordered(response.get_data(as_text=True)) == ordered(json.dumps(expected))
     assert body["assignee"] is not None

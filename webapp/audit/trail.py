@@ -31,7 +31,7 @@ class Action(str, enum.Enum):
     SIGN_IN_LOCKED = "sign_in_locked"  # an attempt refused because the account is locked
     SIGN_IN_THROTTLED = "sign_in_throttled"  # refused: too many failures from the address
     SIGN_OUT = "sign_out"
-    PASSWORD_SET = "password_set"  # detail.by: cli, demo, console (a reset shown once)
+    PASSWORD_SET = "password_set"  # detail.by: cli, demo, console (a reset shown once)  # nosec B105  # an event name
     # Staff accounts (webapp.people.accounts) and riders (webapp.people.riders), by the console.
     STAFF_CREATED = "staff_created"
     STAFF_ROLES_SET = "staff_roles_set"
@@ -58,6 +58,11 @@ class Action(str, enum.Enum):
     CALENDAR_IMPORTED = "calendar_imported"  # detail: added, changed, unchanged, years
     CALENDAR_SEEDED = "calendar_seeded"  # detail: years → days added
     DATA_EXPORTED = "data_exported"  # an export of figures or tickets (detail: what)
+    # Personal data (webapp.privacy): a staff member's view of it (detail: shown, tickets,
+    # door), a resident's deletion (detail: by, tickets), a retention purge (detail: counts).
+    PERSONAL_DATA_VIEWED = "personal_data_viewed"
+    PERSON_DELETED = "person_deleted"
+    PERSONAL_DATA_PURGED = "personal_data_purged"
 
 
 ACTION_LABELS = {
@@ -91,6 +96,9 @@ ACTION_LABELS = {
     Action.CALENDAR_IMPORTED: "导入工作日历",
     Action.CALENDAR_SEEDED: "初始化工作日历",
     Action.DATA_EXPORTED: "导出数据",
+    Action.PERSONAL_DATA_VIEWED: "查看个人信息",
+    Action.PERSON_DELETED: "删除个人信息（注销）",
+    Action.PERSONAL_DATA_PURGED: "按保存期限清除个人信息",
 }
 
 
@@ -308,11 +316,16 @@ DETAIL_LABELS = {
     "category": "类别", "grid": "网格", "overdue": "超期", "kind": "类型", "reporter": "反映人",
     "q": "搜索", "tab": "范围", "from": "开始日期", "to": "结束日期", "street": "街道", "month": "月份",
     "street_id": "街道", "community_id": "社区", "grid_id": "网格",
+    # Personal data (webapp.privacy): what was shown, of which tickets, through which door.
+    "shown": "查看内容", "tickets": "工单", "door": "入口", "photos": "照片", "sessions": "登录会话",
+    "cutoff": "截止时间", "days": "保存天数",
 }
 DETAIL_VALUES = {
-    "password": "密码", "demo": "演示", "cli": "命令行", "console": "工作台", "street": "街道",
+    "password": "密码", "demo": "演示", "cli": "命令行", "console": "工作台", "street": "街道",  # nosec B105  # the Chinese labels of detail keys
     "community": "社区", "holiday": "节假日", "workday": "调休上班", "created": "新增", "updated": "更新",
     "open": "在办", "mine": "我的", "report": "随手拍", "wish": "心语心愿", "resident": "居民", "rider": "骑手",
+    "wish_text": "心愿内容", "contact_phone": "联系电话", "reporter_name": "反映人姓名",
+    "rating_comment": "评价内容", "api": "小程序", "self": "本人申请",
 }
 
 

@@ -18,6 +18,7 @@ from webapp.extensions import db
 from webapp.pagination import decode_cursor
 from webapp.people.actors import Actor
 from webapp.people.models import Person
+from webapp.privacy import access
 from webapp.registry.models import Community, TicketKind
 from webapp.tickets.models import Ticket, TicketStatus
 from webapp.tickets.queue import queue_page
@@ -71,6 +72,8 @@ def wishes(actor: Actor):
     except ValueError:
         abort(400)
     items = listed["items"]
+    if access.tickets_listed(actor, items, door="console", address=request.remote_addr, names_shown=True):
+        db.session.commit()  # the access log: the wishes' texts and their authors' names
     return render_template(
         "console/wishes.html", items=items, authors=_authors(items), reader=True, counts=[],
         status=status, statuses=STATUSES, next_cursor=listed["next_cursor"],

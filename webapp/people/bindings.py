@@ -31,6 +31,7 @@ from sqlalchemy import delete, exists, or_, select, update
 from webapp.columns import utcnow
 from webapp.errors import Conflict, Forbidden, Invalid, NotFound
 from webapp.extensions import db
+from webapp.keys import verification_keys
 from webapp.notifications.models import SubscriptionQuota
 from webapp.people.actors import Actor, load_actor
 from webapp.people.auth import actor_cache
@@ -44,9 +45,12 @@ CODE_LENGTH = 12
 SUPERVISOR_ROLES = frozenset({Role.COMMUNITY_STAFF.value, Role.STREET_STAFF.value, Role.ADMIN.value})
 
 
-def _hash_code(code: str) -> str:
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"bind:{code}".encode(), hashlib.sha256).hexdigest()
+def _code_hashes(code: str) -> list[str]:
+    """The code's hash ("bind-code" key, webapp/keys.py) under every key still accepted, the
+    current one first (the one a new code stores): a code issued before a rotation of
+    SECRET_KEY, or before keys were derived, still redeems until it expires."""
+    message = f"bind:{code}".encode()
+    return [hmac.new(key, message, hashlib.sha256).hexdigest() for key in verification_keys("bind-code")]
 
 
 def normalize_code(code: str) -> str:
@@ -88,7 +92,7 @@ def issue_bind_code(
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     hours = float(current_app.config.get("BIND_CODE_HOURS", 24))
     row = BindCode(
-        code_hash=_hash_code(code),
+        code_hash=_code_hashes(code)[0],
         person_id=person.id,
         issued_by=issued_by,
         created_at=now,
@@ -177,7 +181,7 @@ def redeem_bind_code(actor: Actor, code: str, *, now: datetime | None = None) ->
     now = now or utcnow()
     normalized = normalize_code(code or "")
     row = (
-        db.session.scalars(select(BindCode).where(BindCode.code_hash == _hash_code(normalized))).first()
+        db.session.scalars(select(BindCode).where(BindCode.code_hash.in_(_code_hashes(normalized)))).first()
         if len(normalized) == CODE_LENGTH
         else None
     )

@@ -18,7 +18,9 @@ A cancellation hands the OpenID to forget_wechat_user():
   (with WeChat's session key) and subscribe-message consents deleted; a rider's name replaced
   and the rider suspended. The tickets they reported stay (public-service records) but lose
   the contact phone; the reporter link now points at the erased record, which names nobody;
-  an anonymous wish loses its keyed hash (reporter_key), so nothing leads back to its author;
+  an anonymous wish of before migration 0007 loses its keyed hash of the author's id
+  (reporter_key), so nothing leads back to its author (a newer one never had such a link: its
+  reporter_key is the hash of a secret of that wish alone, webapp/tickets/wishes.py);
 - a staff member (imported from the one table, or holding a staff role) keeps their record,
   roles and history, since the console and the registry need them: only the WeChat binding
   ends (openid cleared, sessions and consents deleted); a new bind code binds them again;
@@ -93,7 +95,7 @@ def withdraw_authorization(openid: str, scopes: frozenset[str]) -> Withdrawal | 
         person.phone = None
         _erase_contact_phones(person.id)
         erased.append("phone")
-    if scopes & NAME_SCOPES and not _is_staff(person):
+    if scopes & NAME_SCOPES and not is_staff(person):
         person.name = PLACEHOLDER_NAME
         db.session.execute(update(Rider).where(Rider.person_id == person.id).values(name=PLACEHOLDER_NAME))
         erased.append("name")
@@ -113,7 +115,8 @@ def _person_of(openid: str) -> Person | None:
     return db.session.scalars(select(Person).where(Person.openid == openid)).first()
 
 
-def _is_staff(person: Person) -> bool:
+def is_staff(person: Person) -> bool:
+    """Whether the person is staff: imported with a code, or holding a staff role."""
     return person.code is not None or bool(
         db.session.scalar(select(exists().where(StaffAssignment.person_id == person.id)))
     )
@@ -133,7 +136,18 @@ def forget_wechat_user(openid: str, *, reason: str = "") -> Erasure | None:
         log.info("wechat %s: no person with that openid, nothing to forget", reason or "erasure")
         db.session.flush()
         return None
-    is_staff = _is_staff(person)
+    return forget_person(person, reason=f"wechat {reason or 'erasure'}")
+
+
+def forget_person(person: Person, *, reason: str) -> Erasure:
+    """Unlink this person from WeChat and, unless they are staff, erase their personal data
+    (the module docstring says what is kept). Also the first step of a resident's own deletion
+    request (webapp.privacy.deletion). Flushes."""
+    if person.openid:
+        db.session.execute(
+            update(BindCode).where(BindCode.used_openid == person.openid).values(used_openid=None)
+        )
+    staff = is_staff(person)
     person.openid = None
     sessions = db.session.execute(
         delete(AuthSession).where(AuthSession.person_id == person.id)
@@ -142,7 +156,7 @@ def forget_wechat_user(openid: str, *, reason: str = "") -> Erasure | None:
         delete(SubscriptionQuota).where(SubscriptionQuota.person_id == person.id)
     ).rowcount
     tickets = 0
-    if not is_staff:
+    if not staff:
         person.name = PLACEHOLDER_NAME
         person.phone = None
         tickets = _erase_ticket_contacts(person.id)
@@ -153,10 +167,10 @@ def forget_wechat_user(openid: str, *, reason: str = "") -> Erasure | None:
         )
     db.session.flush()
     actor_cache.forget_person(person.id)  # tokens this process trusted are checked again
-    erasure = Erasure(person.id, is_staff, sessions, subscriptions, tickets)
+    erasure = Erasure(person.id, staff, sessions, subscriptions, tickets)
     log.warning(
-        "wechat %s: person %s unlinked from WeChat (%s); sessions=%d subscriptions=%d tickets=%d",
-        reason or "erasure", person.id, "staff record kept" if is_staff else "personal data erased",
+        "%s: person %s unlinked from WeChat (%s); sessions=%d subscriptions=%d tickets=%d",
+        reason, person.id, "staff record kept" if staff else "personal data erased",
         sessions, subscriptions, tickets,
     )
     return erasure
@@ -182,5 +196,5 @@ def _erase_contact_phones(person_id: str) -> int:
     return db.session.execute(
         update(tickets)
         .where(tickets.c.reporter_id == person_id, tickets.c.contact_phone.is_not(None))
-        .values(contact_phone=None, updated_at=tickets.c.updated_at)
+        .values(contact_phone=None, contact_phone_hash=None, updated_at=tickets.c.updated_at)
     ).rowcount

@@ -5,11 +5,12 @@ import enum
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.columns import IdString, UTCDateTime, new_id, utcnow
 from webapp.extensions import db
+from webapp.privacy.sealing import HASH_LENGTH, SealedString, phone_hash
 
 # --- People and their roles: residents, riders and staff with a scope in the tree.
 
@@ -46,7 +47,10 @@ class Person(db.Model):
     # Import key for staff ("one table" person code); residents have none.
     code: Mapped[Optional[str]] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(40), default="")
-    phone: Mapped[Optional[str]] = mapped_column(String(20))
+    # Sealed at rest (webapp/privacy/sealing.py); phone_hash, its keyed lookup hash, is kept in
+    # step by the listener below and is what a query compares (never the number).
+    phone: Mapped[Optional[str]] = mapped_column(SealedString())
+    phone_hash: Mapped[Optional[str]] = mapped_column(String(HASH_LENGTH), index=True)
     openid: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     is_away: Mapped[bool] = mapped_column(default=False)
     # Staff who left: no sign-in, no tickets, not in the directory (webapp.people.accounts).
@@ -70,6 +74,11 @@ class Person(db.Model):
     assignments: Mapped[list["StaffAssignment"]] = relationship(
         back_populates="person", cascade="all, delete-orphan"
     )
+
+
+@event.listens_for(Person.phone, "set")
+def _hash_phone(person: Person, value, oldvalue, initiator) -> None:
+    person.phone_hash = phone_hash(value)
 
 
 class StaffAssignment(db.Model):

@@ -10,14 +10,16 @@ from webapp.pagination import newest_first, page
 from webapp.people.actors import Actor
 from webapp.tickets.models import Ticket
 from webapp.tickets.presenter import TicketPresenter
-from webapp.tickets.wishes import reporter_keys
+from webapp.tickets.wishes import author_keys
 
 
 def my_tickets_query(actor: Actor):
-    """My reports and wishes, including anonymous wishes found by their keyed hash (by any key
-    it may have been made with: the current one, before a rotation, before keys were derived)."""
+    """My reports and wishes, including my anonymous wishes: those whose secrets I present
+    (Actor.wish_secrets) and those of before migration 0007, found by the keyed hash of my id
+    (by any key it may have been made with: the current one, before a rotation, before keys
+    were derived)."""
     return select(Ticket).where(
-        or_(Ticket.reporter_id == actor.person_id, Ticket.reporter_key.in_(reporter_keys(actor.person_id)))
+        or_(Ticket.reporter_id == actor.person_id, Ticket.reporter_key.in_(author_keys(actor)))
     )
 
 
