@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from miniprogram_api.security import bearer_token, login_required
+from webapp.errors import ErrorSchema
 from webapp.extensions import db
 from webapp.limits import login_per_address
 from webapp.people import auth
@@ -69,7 +70,10 @@ class WeChatLogin(MethodView):
     @blp.alt_response(401, description="登录凭证无效或已使用（wechat_code_invalid），请重新 wx.login")
     @blp.alt_response(403, description="该微信账号被微信判定为高风险、限制登录（wechat_user_blocked），重新登录无效")
     @blp.alt_response(429, description="登录过于频繁（wechat_rate_limited），按 Retry-After 秒后再试")
-    @blp.alt_response(503, description="微信服务不可用")
+    @blp.alt_response(
+        503, schema=ErrorSchema,
+        description="微信服务不可用（wechat_unavailable），或服务器未配置微信登录（wechat_not_configured）",
+    )
     def post(self, body):
         """Log in with the code of wx.login(); the WeChat session key stays on the server.
 

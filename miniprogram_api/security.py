@@ -5,8 +5,10 @@ from functools import wraps
 
 from flask import request
 from flask_smorest import Api, Blueprint
+from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.errors import Unauthorized
+from webapp.limits import recover_session
 from webapp.people.actors import Actor
 from webapp.people.auth import authenticate
 
@@ -56,6 +58,9 @@ def person_key() -> str:
     try:
         return "person:" + current_actor().person_id
     except Unauthorized:
+        return ""
+    except SQLAlchemyError:
+        recover_session()  # the view answers 503, not a PendingRollbackError's 500
         return ""
 
 

@@ -277,6 +277,7 @@ def production_env(monkeypatch):
         "SECRET_KEY": "a-production-secret-of-at-least-32-bytes",
         "DATABASE_URL": "postgresql+psycopg://gridreport@/gridreport",
         "PUBLIC_BASE_URL": "https://wgh.example.gov.cn",
+        "PERSONAL_DATA_KEY": "a-personal-data-key-of-at-least-32-bytes",
     }.items():
         monkeypatch.setenv(name, value)
     for name in ("DEV_LOGIN", "REDIS_URL", "WECHAT_APPID", "WECHAT_SECRET"):
