@@ -4,9 +4,22 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# The largest id an integer column holds on PostgreSQL (SQLite's is larger): a larger id in a
+# query must be refused (422) here, not reach the database and fail there (500).
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(**kwargs) -> fields.Integer:
+    """An id of a table row given in a request (a grid, a community): 1 to MAX_ROW_ID, else 422;
+    the document states the range."""
+    return fields.Integer(
+        validate=validate.Range(min=1, max=MAX_ROW_ID, error="id 应为正整数，且不超过2147483647"),
+        **kwargs,
+    )
 
 
 def local_time(value: datetime | None) -> datetime | None:

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
-from miniprogram_api.fields import LocalDateTime
+from miniprogram_api.fields import MAX_ROW_ID, LocalDateTime, row_id
 from miniprogram_api.pagination import PageArgs
 from miniprogram_api.schemas.places import BuildingSchema
 from miniprogram_api.security import current_actor, login_required
@@ -31,6 +31,8 @@ class BuildingCursor(fields.String):
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             (building_id,) = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            if not 0 <= int(building_id) <= MAX_ROW_ID:  # never reaches the database
+                raise ValueError(building_id)
             return int(building_id)
         except (ValueError, TypeError, binascii.Error):
             raise ValidationError("无效的分页游标") from None
@@ -49,7 +51,7 @@ class PatrolSchema(Schema):
 
 class UnvisitedArgs(PageArgs):
     cursor = BuildingCursor(load_default=None)
-    grid_id = fields.Integer(
+    grid_id = row_id(
         load_default=None,
         metadata={"description": "网格 id；不填则为本人负责的唯一网格"},
     )

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from miniprogram_api.fields import LocalDateTime
+from miniprogram_api.fields import MAX_ROW_ID, LocalDateTime
 from miniprogram_api.security import current_actor, login_required
 from webapp.columns import utcnow
 from webapp.figures import compute
@@ -16,7 +16,7 @@ from webapp.figures.scope import resolve_scope
 blp = Blueprint("stats", __name__, url_prefix="/api/v1/work", description="数据统计（响应率、按时办结率、满意率）")
 
 DAY = {"invalid": DATE_FORMAT_MESSAGE, "format": DATE_FORMAT_MESSAGE}
-PLACE_ID = validate.Range(min=1, error="范围 id 应为正整数")
+PLACE_ID = validate.Range(min=1, max=MAX_ROW_ID, error="范围 id 应为正整数，且不超过2147483647")
 
 
 class StatsArgs(Schema):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from miniprogram_api.fields import LocalDateTime, WholeNumber
+from miniprogram_api.fields import LocalDateTime, WholeNumber, row_id
 from miniprogram_api.schemas.places import BuildingSchema
 from webapp.tickets.state_machine import STAFF_ACTIONS
 from webapp.tickets.queue import Q_MAX, REPORTERS
@@ -146,5 +146,5 @@ class WorkQueryArgs(Schema):
         validate=validate.Length(max=Q_MAX, error=f"搜索内容最多{Q_MAX}个字"),
         metadata={"description": "搜索：工单编号的一部分（不区分大小写），或问题描述中的文字"},
     )
-    grid_id = fields.Integer(load_default=None, metadata={"description": "只看该网格（仍限于调用者的范围）"})
+    grid_id = row_id(load_default=None, metadata={"description": "只看该网格（仍限于调用者的范围）"})
     mine = fields.Boolean(load_default=False, metadata={"description": "true：只看分派给我的工单"})
