@@ -12,7 +12,9 @@ created_at) indexes. bench/bench_figures.py measures them (docs/performance.md).
 """
 from __future__ import annotations
 
+import os
 import statistics
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -36,6 +38,8 @@ from webapp.tickets.models import Ticket
 HOTSPOTS = 20  # the top pairs by count, and as many recurring pairs besides
 WORK_MEM = "64MB"  # per statement of the figures, PostgreSQL (see _planner_settings)
 RANDOM_PAGE_COST = 1.1
+_PLANNER_SETTINGS = (f"SET LOCAL work_mem = '{WORK_MEM}'", f"SET LOCAL random_page_cost = {RANDOM_PAGE_COST}")
+ASIDE_THREADS = 4  # per process: statements of figures requests that may run at once
 
 
 @dataclass
@@ -90,8 +94,8 @@ def _planner_settings():
     if not is_postgresql():
         yield
         return
-    db.session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
-    db.session.execute(text(f"SET LOCAL random_page_cost = {RANDOM_PAGE_COST}"))
+    for setting in _PLANNER_SETTINGS:
+        db.session.execute(text(setting))
     try:
         yield
     finally:
@@ -131,6 +135,7 @@ def _figures(actor: Actor, scope: FigureScope, period: Period, kind: str | None,
         .where(*base, rollup.not_rolled_up())
         .group_by("category_id", "child", "week")
     )
+    apply_medians = _medians(base + [conditions["closed"]], child, week, hours)  # under way on PostgreSQL
     total, by_category, by_child, by_week = Group(), {}, {}, {}
 
     def add(row, week_index: int) -> None:
@@ -146,7 +151,7 @@ def _figures(actor: Actor, scope: FigureScope, period: Period, kind: str | None,
         add(row, int(row.week))
     for row in _hashed(_rolled_up(scope, kind, period)):  # the settled tickets: overdue_now is 0
         add(row, (_as_date(row.day) - period.first_monday).days // 7)
-    _medians(base + [conditions["closed"]], child, week, hours, total, by_category, by_child, by_week)
+    apply_medians(total, by_category, by_child, by_week)
     weeks = period.week_starts()
     return {
         "scope": _place_dict(scope.place),
@@ -227,46 +232,89 @@ def _week_index(week0: datetime, weeks: int):
     return cast(days / 7, Integer)  # never negative here: truncation is the floor
 
 
-def _medians(conditions, child, week, hours, total, by_category, by_child, by_week) -> None:
-    """The median hours to close of every group that has closed tickets."""
+def _medians(conditions, child, week, hours):
+    """Start computing the median hours to close of every group that has closed tickets; the
+    function returned writes them into the groups (waiting for them if need be).
+
+    On PostgreSQL the medians (sorts of every closed ticket's hours, the figures' dearest
+    statement) run on a connection of their own in a thread, while the request's session
+    reads the counts and the hotspots: two cores at work instead of one. Both read committed
+    data as of the same moment, give or take the statements' start (figures are "as of now")."""
     keys = {"category": Ticket.category_id, "week": week}
     if child is not None:
         keys["child"] = child
     closed = select(*[k.label(name) for name, k in keys.items()], hours.label("h")).where(*conditions).subquery()
-    groups = {"category": by_category, "child": by_child, "week": by_week}
     if is_postgresql():
         # One statement; grouping() has a bit per key left out of the row's set (first key highest).
-        columns = [closed.c[name] for name in keys]
-        statement = select(
-            func.grouping(*columns).label("sets"), *columns,
-            func.percentile_cont(0.5).within_group(closed.c.h).label("m"),
-        ).group_by(func.grouping_sets(tuple_(), *[tuple_(c) for c in columns]))
-        everything = (1 << len(columns)) - 1
-        for row in db.session.execute(statement):
+        # Two statements (the total and the categories; the weeks and the children), each on
+        # a connection of its own: the sorts of one run beside the other's. grouping() has a
+        # bit per key of the statement left out of the row's set (first key highest).
+        names = list(keys)
+        parts = [(names[:1], True), (names[1:], False)]
+        pending = []
+        for part, with_total in parts:
+            columns = [closed.c[name] for name in part]
+            sets = ([tuple_()] if with_total else []) + [tuple_(c) for c in columns]
+            statement = select(
+                func.grouping(*columns).label("sets"), *columns,
+                func.percentile_cont(0.5).within_group(closed.c.h).label("m"),
+            ).group_by(func.grouping_sets(*sets))
+            pending.append((part, _aside(db.engine, statement)))
+
+        def apply_postgresql(total, by_category, by_child, by_week) -> None:
+            groups = {"category": by_category, "child": by_child, "week": by_week}
+            for part, future in pending:
+                everything = (1 << len(part)) - 1
+                for row in future.result():
+                    row = row._mapping
+                    if row["m"] is None:  # the empty set's row: nothing closed
+                        continue
+                    if row["sets"] == everything:
+                        total.median = float(row["m"])
+                        continue
+                    for position, name in enumerate(part):
+                        if row["sets"] == everything & ~(1 << (len(part) - 1 - position)):
+                            key = row[name] if name != "week" else int(row[name])
+                            if key in groups[name]:
+                                groups[name][key].median = float(row["m"])
+
+        return apply_postgresql
+
+    def apply(total, by_category, by_child, by_week) -> None:
+        groups = {"category": by_category, "child": by_child, "week": by_week}
+        values: dict[tuple, list[float]] = {}
+        for row in db.session.execute(select(closed)):
             row = row._mapping
-            if row["m"] is None:  # the empty set's row: nothing closed
-                continue
-            if row["sets"] == everything:
-                total.median = float(row["m"])
-                continue
-            for position, name in enumerate(keys):
-                if row["sets"] == everything & ~(1 << (len(columns) - 1 - position)):
-                    key = row[name] if name != "week" else int(row[name])
-                    if key in groups[name]:
-                        groups[name][key].median = float(row["m"])
-        return
-    values: dict[tuple, list[float]] = {}
-    for row in db.session.execute(select(closed)):
-        row = row._mapping
-        values.setdefault(("total", None), []).append(float(row["h"]))
-        for name in keys:
-            key = row[name] if name != "week" else int(row[name])
-            values.setdefault((name, key), []).append(float(row["h"]))
-    for (name, key), hours_values in values.items():
-        if name == "total":
-            total.median = statistics.median(hours_values)
-        elif key in groups[name]:
-            groups[name][key].median = statistics.median(hours_values)
+            values.setdefault(("total", None), []).append(float(row["h"]))
+            for name in keys:
+                key = row[name] if name != "week" else int(row[name])
+                values.setdefault((name, key), []).append(float(row["h"]))
+        for (name, key), hours_values in values.items():
+            if name == "total":
+                total.median = statistics.median(hours_values)
+            elif key in groups[name]:
+                groups[name][key].median = statistics.median(hours_values)
+
+    return apply
+
+
+_executor: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _aside(engine, statement) -> Future:
+    """Run `statement` on a pooled connection of its own, in this process's thread pool (made
+    after a fork, never inherited), with the figures' planner settings."""
+    global _executor
+    if _executor is None or _executor[0] != os.getpid():
+        _executor = (os.getpid(), ThreadPoolExecutor(max_workers=ASIDE_THREADS, thread_name_prefix="figures"))
+
+    def run():
+        with engine.connect() as connection, connection.begin():
+            for setting in _PLANNER_SETTINGS:
+                connection.execute(text(setting))
+            return connection.execute(statement).all()
+
+    return _executor[1].submit(run)
 
 
 def _place_dict(place: Place) -> dict:
