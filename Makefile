@@ -9,7 +9,7 @@ export FLASK_APP := webapp
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip setuptools  # the venv's own 65.5 has known CVEs (docs/security-checks.md)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

@@ -51,7 +51,8 @@ class PdfStreamWriter:
         self._media_box = f"[0 0 {pdf_number(width)} {pdf_number(height)}]"
         self._write(_HEADER)
         for expected in (_PAGES_OBJECT, _CATALOG_OBJECT):
-            assert self.reserve() == expected
+            if self.reserve() != expected:  # not an assert: `python -O` would skip the reserve()
+                raise RuntimeError(f"object {expected} of the page tree was not the next one")
 
     def __enter__(self) -> "PdfStreamWriter":
         return self

@@ -280,12 +280,12 @@ def _discard_session(*, empty_pool: bool) -> None:
 
     try:
         db.session.rollback()
-    except Exception:  # noqa: BLE001 - the connection is gone: the pool replaces it
+    except Exception:  # noqa: BLE001 - the connection is gone: the pool replaces it  # nosec B110  # nothing to do
         pass
     if empty_pool:
         try:
             db.engine.dispose()  # idle connections closed; those in use dropped when returned
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001  # nosec B110  # the pool is being dropped anyway
             pass
 
 

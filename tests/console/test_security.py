@@ -84,8 +84,13 @@ def production_app(app, database_url, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "production-test-secret-of-at-least-32-bytes")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://grid.example.cn")
+    monkeypatch.setenv("PERSONAL_DATA_KEY", "production-test-personal-data-key-32-bytes")
     monkeypatch.delenv("DEV_LOGIN", raising=False)
-    production = create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="production-test-secret-of-at-least-32-bytes")
+    from webapp.privacy.sealing import development_key
+
+    # The testing app's key: both apps read the phone numbers it sealed in the shared database.
+    production = create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="production-test-secret-of-at-least-32-bytes",
+                            PERSONAL_DATA_KEY=development_key(app.config["SECRET_KEY"]))
     yield production
     from webapp.extensions import db
 
