@@ -6,6 +6,7 @@ by terminating their sessions and dropping them, temporary directories by remova
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -49,6 +50,7 @@ class Context:
     gunicorn_args: list[str] = field(default_factory=list)
     signs_count: int | None = None
     app_env: dict[str, str] = field(default_factory=dict)  # extra environment for the real app
+    worker_counts: bool = False  # log each request's worker pid and say how they spread
     say: Callable[[str], None] = print  # a line for the report (printed now and in the summary)
 
     def note(self, text: str) -> None:
@@ -126,15 +128,20 @@ def gunicorn(
         "--log-level", "warning",
         "--error-logfile", str(logfile),
         "--chdir", str(ROOT),
-        app,
     ]
+    access_log = ctx.tmp / f"{name.replace('/', '_')}.access.log"
+    if ctx.worker_counts:  # one line per request: the pid of the worker that served it
+        cmd += ["--access-logfile", str(access_log), "--access-logformat", "%(p)s"]
+    cmd.append(app)
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     process = subprocess.Popen(
         cmd, env=full_env, cwd=ROOT, start_new_session=True,
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     server = Server(name, port, process, logfile)
-    ctx.stack.callback(server.stop)
+    if ctx.worker_counts:
+        ctx.stack.callback(lambda: ctx.say(f"  {name}: {worker_spread(access_log)}"))
+    ctx.stack.callback(server.stop)  # runs first: the counts are read once it has stopped
     deadline = time.monotonic() + ready_timeout
     while True:
         if process.poll() is not None:
@@ -148,6 +155,20 @@ def gunicorn(
         if time.monotonic() > deadline:
             raise RuntimeError(f"{name}: not ready after {ready_timeout:.0f} s\n{server.log_tail()}")
         time.sleep(0.2)
+
+
+def worker_spread(access_log: Path) -> str:
+    """How a server's requests spread over its workers, from its access log of pids."""
+    try:
+        pids = access_log.read_text().split()
+    except OSError:
+        return "no access log"
+    counts = sorted(collections.Counter(pids).values(), reverse=True)
+    if not counts:
+        return "no requests"
+    total = sum(counts)
+    shares = " / ".join(f"{n} ({n / total:.0%})" for n in counts)
+    return f"requests per worker: {shares}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,7 +417,8 @@ def build_dataset(ctx: Context, url: str, codes_file: Path) -> dict:
     out = subprocess.run(
         [ctx.python, str(BENCH / "dataset.py"), url, str(codes_file)],
         capture_output=True, text=True, cwd=ROOT, timeout=900,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "INSTANCE_DIR": str(ctx.tmp / "instance")},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "INSTANCE_DIR": str(ctx.tmp / "instance"),
+             "PERSONAL_DATA_KEY": BENCH_PERSONAL_DATA_KEY},  # the app must open what it seals
     )
     if out.returncode != 0:
         raise RuntimeError(f"building the dataset failed:\n{out.stdout}\n{out.stderr}")
@@ -405,12 +427,17 @@ def build_dataset(ctx: Context, url: str, codes_file: Path) -> dict:
     return counts
 
 
+# One key per run, for the dataset builder and the app alike (phones are sealed with it).
+BENCH_PERSONAL_DATA_KEY = "bench-personal-" + uuid.uuid4().hex
+
+
 def app_env(ctx: Context, url: str, **extra: str) -> dict[str, str]:
     """Environment for the real app in production mode on `url`."""
     return {
         "APP_ENV": "production",
         "DATABASE_URL": url,
         "SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "PERSONAL_DATA_KEY": BENCH_PERSONAL_DATA_KEY,
         "PUBLIC_BASE_URL": "https://grid.example.cn",
         "INSTANCE_DIR": str(ctx.tmp / "instance"),
         "UPLOAD_DIR": str(ctx.tmp / "instance" / "photos"),

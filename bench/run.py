@@ -17,7 +17,14 @@ scratch databases and cleanup) and append it to BENCHMARKS.
 HTTP benchmarks serve the real app and its bare baseline under the same gunicorn settings,
 GUNICORN_ARGS below, and load them with wrk (1 thread, --connections, default 12) on loopback:
 
-  --workers 2 --worker-class gthread --threads 4 --preload
+  --config webapp/gunicorn.conf.py    (production's file: one worker per core, gthread with 4
+                                      threads, reuse_port, keepalive 5, preload)
+
+reuse_port gives each worker a listening socket of its own, so the kernel spreads wrk's
+keep-alive connections over every worker; with one shared socket a gthread worker accepted
+whatever it could and one worker served up to 84% of a run's requests (docs/performance.md,
+"Spreading load over gunicorn's workers"; --worker-counts prints the spread). The settings
+before it: `--gunicorn "--workers 2 --worker-class gthread --threads 4 --preload"`.
 
 gthread rather than sync because the product makes slow outbound calls inside requests
 (WeChat's content check on submission, token fetches, up to WECHAT_TIMEOUT_SECONDS each): a
@@ -55,7 +62,7 @@ from bench.bench_queue import bench_queue_postgresql  # noqa: E402
 from bench.bench_submit import bench_submit_postgresql  # noqa: E402
 from bench.bench_uploads import bench_uploads  # noqa: E402
 
-GUNICORN_ARGS = ["--workers", "2", "--worker-class", "gthread", "--threads", "4", "--preload"]
+GUNICORN_ARGS = ["--config", "webapp/gunicorn.conf.py"]  # relative to the project: gunicorn runs there
 SCAN_TARGET = 0.60  # the issue's target: scan at least 60% of bare requests/s, on both databases
 
 
@@ -238,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gunicorn", default=shlex.join(GUNICORN_ARGS), help="gunicorn worker options for every server")
     parser.add_argument("--engine-options", help='JSON merged into the app\'s SQLALCHEMY_ENGINE_OPTIONS, e.g. \'{"pool_pre_ping": false}\'')
     parser.add_argument("--signs-count", type=int, help="signs for bench_signs.py (default 10000, quick 500)")
+    parser.add_argument("--worker-counts", action="store_true", help="log each request's worker pid (gunicorn access log) and print how every server's requests spread over its workers")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -277,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             ctx.gunicorn_args = shlex.split(args.gunicorn)
             ctx.signs_count = args.signs_count
+            ctx.worker_counts = args.worker_counts
             if args.engine_options:
                 json.loads(args.engine_options)  # fail early on a typo
                 ctx.app_env["BENCH_ENGINE_OPTIONS"] = args.engine_options

@@ -1,7 +1,6 @@
 """Photos: upload one (multipart), fetch one back if allowed to see it."""
 from __future__ import annotations
 
-from flask import send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -9,6 +8,7 @@ from marshmallow import Schema, fields
 from miniprogram_api.security import current_actor, login_required, person_key
 from webapp.limits import limiter, setting
 from webapp.extensions import db
+from webapp.photo_store import send_photo
 from webapp.tickets import photos
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1", description="照片")
@@ -55,10 +55,11 @@ class PhotoFile(MethodView):
     @login_required
     @blp.response(200, content_type="image/jpeg", description="图片（JPEG 或 PNG）")
     @blp.alt_response(404, description="不存在或无权查看")
+    @blp.alt_response(503, description="照片存储暂时不可用，按 Retry-After 秒后再试")
     def get(self, photo_id: str):
         """The image, to its uploader and to whoever may see its ticket."""
-        photo, path = photos.photo_for_viewer(current_actor(), photo_id)
-        response = send_file(path, mimetype=photo.content_type, etag=photo.sha256, max_age=3600)
+        _, stored = photos.photo_for_viewer(current_actor(), photo_id)
+        response = send_photo(stored, max_age=3600)
         response.headers["Cache-Control"] = "private, max-age=3600"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

@@ -56,7 +56,7 @@ def _long_term_templates(templates: dict) -> frozenset[str]:
     return ids
 
 
-DEVELOPMENT_SECRET_KEY = "dev-only-secret-do-not-use-in-production"
+DEVELOPMENT_SECRET_KEY = "dev-only-secret-do-not-use-in-production"  # nosec B105  # the published dev default: production refuses it
 SECRET_KEY_MIN_BYTES = 32
 
 
@@ -95,6 +95,9 @@ class Config:
     # WeChat's verification files (*.txt), served at /<name>.txt and /b/<name>.txt.
     WECHAT_VERIFY_DIR = os.environ.get("WECHAT_VERIFY_DIR", "")
     WECHAT_TIMEOUT_SECONDS = float(os.environ.get("WECHAT_TIMEOUT_SECONDS", "5"))
+    # Where WeChat's server API is reached instead of https://api.weixin.qq.com: an egress proxy,
+    # or a local stand-in for WeChat (tests/webapp/test_scale_out.py). Empty: WeChat itself.
+    WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "")
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "photos"))
     # Notifications: template ids per kind (placeholders "demo_<kind>" when absent) and the outbox.
     WECHAT_TEMPLATES = _wechat_templates()
@@ -128,6 +131,29 @@ class Config:
     PHOTO_DECODES_PER_PROCESS = int(os.environ.get("PHOTO_DECODES_PER_PROCESS", "2"))
     PHOTO_DECODE_WAIT_SECONDS = float(os.environ.get("PHOTO_DECODE_WAIT_SECONDS", "10"))
     PHOTO_MALLOC_TRIM = _flag("PHOTO_MALLOC_TRIM", "1")
+    # --- Photo storage (webapp/photo_store.py; docs/operations.md "Photo storage") ---
+    # local: files under UPLOAD_DIR (the default). s3: objects in the private bucket S3_BUCKET
+    # (AWS, MinIO, OSS/COS through their S3 API at S3_ENDPOINT_URL), under S3_KEY_PREFIX.
+    # Credentials: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, else boto3's own chain (AWS_*
+    # variables, an instance role). Every call gives up after S3_MAX_ATTEMPTS attempts of at
+    # most S3_CONNECT_TIMEOUT_SECONDS to connect and S3_READ_TIMEOUT_SECONDS per read: 503.
+    PHOTO_STORAGE = _choice("PHOTO_STORAGE", "local", ("local", "s3"))
+    S3_BUCKET = os.environ.get("S3_BUCKET", "")
+    if PHOTO_STORAGE == "s3" and not S3_BUCKET:
+        raise RuntimeError("PHOTO_STORAGE=s3 needs S3_BUCKET (docs/operations.md, Photo storage)")
+    S3_KEY_PREFIX = os.environ.get("S3_KEY_PREFIX", "photos/")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", "")
+    S3_REGION = os.environ.get("S3_REGION", "")
+    S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID", "")
+    S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY", "")
+    # path (MinIO, most self-hosted), virtual (OSS requires it), auto (boto3 decides).
+    S3_ADDRESSING_STYLE = _choice("S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
+    S3_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("S3_CONNECT_TIMEOUT_SECONDS", "2"))
+    S3_READ_TIMEOUT_SECONDS = float(os.environ.get("S3_READ_TIMEOUT_SECONDS", "5"))
+    S3_MAX_ATTEMPTS = int(os.environ.get("S3_MAX_ATTEMPTS", "2"))
+    # Connections kept to the bucket per process: at least gunicorn's --threads.
+    S3_MAX_POOL_CONNECTIONS = int(os.environ.get("S3_MAX_POOL_CONNECTIONS", "10"))
+    # --- end of photo storage ---
     # Whole request body; Werkzeug answers 413 beyond it before anything is parsed.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(12 * 1024 * 1024)))
     TIMEZONE = "Asia/Shanghai"
@@ -196,6 +222,15 @@ class Config:
     GUESTS_PER_ADDRESS_PER_HOUR = os.environ.get("GUESTS_PER_ADDRESS_PER_HOUR", "30/hour")
     # A database that cannot be reached answers 503 with this Retry-After (webapp/errors.py).
     DB_UNAVAILABLE_RETRY_AFTER = int(os.environ.get("DB_UNAVAILABLE_RETRY_AFTER", "5"))
+    # --- Personal data (webapp/privacy; docs/privacy.md) ---
+    # The key of phone numbers at rest and of their lookup hashes (at least 32 bytes; required
+    # in production; empty elsewhere: derived from SECRET_KEY), the key(s) before a rotation
+    # (comma-separated, read only), and how many days after a ticket is closed `flask privacy
+    # purge` removes its photos and personal fields.
+    PERSONAL_DATA_KEY = os.environ.get("PERSONAL_DATA_KEY", "")
+    PERSONAL_DATA_KEY_PREVIOUS = os.environ.get("PERSONAL_DATA_KEY_PREVIOUS", "")
+    PERSONAL_DATA_RETENTION_DAYS = float(os.environ.get("PERSONAL_DATA_RETENTION_DAYS", "365"))
+    # --- end of personal data ---
 
     # flask-smorest / OpenAPI
     API_TITLE = "随手拍 · 心语心愿 mini-program API"
@@ -228,7 +263,7 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
-    SECRET_KEY = "test-secret"
+    SECRET_KEY = "test-secret"  # nosec B105  # the test suite's configuration
     DEV_LOGIN = True
     SCAN_CACHE_SECONDS = 0.0
     AUTH_CACHE_SECONDS = 0.0
@@ -253,7 +288,7 @@ class ProductionConfig(Config):
     DEV_LOGIN = False
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
-    DEMO_PASSWORD = ""
+    DEMO_PASSWORD = ""  # nosec B105  # empty: production has no demo accounts
     # Behind the documented nginx: its X-Forwarded-For names the client.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
     # No pre-ping by default: it costs a round trip on every request (about a third of the
@@ -297,6 +332,22 @@ class ProductionConfig(Config):
                 "commands) must share WeChat's access token through Redis: set REDIS_URL, e.g. "
                 "redis://127.0.0.1:6379/0"
             )
+        _check_personal_data_key(secret)
+
+
+def _check_personal_data_key(secret_key: str) -> None:
+    """Production: PERSONAL_DATA_KEY set, at least 32 bytes, not SECRET_KEY (docs/privacy.md)."""
+    key = os.environ.get("PERSONAL_DATA_KEY", "").strip()
+    if len(key.encode("utf-8")) < SECRET_KEY_MIN_BYTES or key == secret_key or key == DEVELOPMENT_SECRET_KEY:
+        raise RuntimeError(
+            "production configuration refuses to start: PERSONAL_DATA_KEY must be set, at least "
+            f"{SECRET_KEY_MIN_BYTES} bytes and other than SECRET_KEY. It seals the phone numbers "
+            "stored; keep it apart from the database backups. Generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    retention = os.environ.get("PERSONAL_DATA_RETENTION_DAYS", "365")
+    if float(retention) <= 0:
+        raise RuntimeError("PERSONAL_DATA_RETENTION_DAYS must be a positive number of days")
 
 
 CONFIGS = {

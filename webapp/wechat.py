@@ -123,15 +123,19 @@ class WeChatSession(NamedTuple):
 
 
 class _TimeoutSession(requests.Session):
-    """A requests session that gives every request a timeout unless one is set."""
+    """A requests session that gives every request a timeout unless one is set, and sends what
+    is addressed to WeChat (API) to api_base instead when one is given (WECHAT_API_BASE)."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, api_base: str = "") -> None:
         super().__init__()
         self.default_timeout = timeout
+        self.api_base = api_base.rstrip("/")
 
     def request(self, method, url, **kwargs):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
+        if self.api_base and isinstance(url, str) and url.startswith(API):
+            url = self.api_base + url[len(API):]
         return super().request(method, url, **kwargs)
 
 
@@ -395,15 +399,18 @@ class WeChatGateway:
         storage=None,
         redis_client: redis.Redis | None = None,
         token_prefix: str = "gridreport:wechat",
+        api_base: str = "",
     ) -> None:
         """storage: wechatpy's own session storage (accepted for callers that pass one; the
         access token is not kept there). redis_client: where the access token is shared (see
-        redis_client()); None keeps it in this process. token_prefix: its Redis key prefix."""
+        redis_client()); None keeps it in this process. token_prefix: its Redis key prefix.
+        api_base: where WeChat's API is reached instead of https://api.weixin.qq.com (a
+        forwarding proxy, or a local stand-in for WeChat in tests); "" for WeChat itself."""
         self.appid = appid or ""
         self.secret = secret or ""
         self.timeout = timeout
         self.client: WeChatClient | None = None
-        self._http = _TimeoutSession(timeout)
+        self._http = _TimeoutSession(timeout, api_base)
         # A fetch takes at most a connect and a read timeout; waiters wait about that long.
         self.tokens = TokenCache(
             self._fetch_token,
@@ -431,6 +438,7 @@ class WeChatGateway:
                 config.get("REDIS_URL", ""), float(config.get("REDIS_TIMEOUT_SECONDS", 2))
             ),
             token_prefix=config.get("WECHAT_TOKEN_PREFIX", "gridreport:wechat"),
+            api_base=config.get("WECHAT_API_BASE", ""),
         )
 
     @property
@@ -445,8 +453,8 @@ class WeChatGateway:
         Raises Unauthorized for a bad or used code (40029, 40163: the client logs in again),
         Forbidden "wechat_user_blocked" for a user WeChat blocks as high-risk (40226: logging in
         again cannot help), TooManyRequests "wechat_rate_limited" with Retry-After when WeChat's
-        per-minute limit is reached (45011), WeChatUnavailable when WeChat cannot be reached or
-        is not configured, WeChatError for any other WeChat error.
+        per-minute limit is reached (45011), WeChatUnavailable (503) when WeChat cannot be
+        reached, is not configured, answers something unreadable or any other errcode.
 
         Called with a full URL and access_token=None rather than through
         client.wxa.code_to_session: that one adds an access token to the query, so a login
@@ -459,7 +467,7 @@ class WeChatGateway:
             "secret": self.secret,
             "js_code": js_code,
             "grant_type": "authorization_code",
-            "access_token": None,
+            "access_token": None,  # nosec B105  # no token is sent (see the docstring)
         }
         try:
             result = self._translate(lambda: self.client.get(JSCODE2SESSION_URL, params=params))
@@ -481,10 +489,19 @@ class WeChatGateway:
                     code="wechat_rate_limited",
                     headers={"Retry-After": str(LOGIN_RETRY_AFTER_SECONDS)},
                 ) from error
-            raise
-        if not isinstance(result, dict) or not result.get("openid"):
+            # Any other errcode (e.g. 45009 quota, 40013 bad appid) is WeChat's or the
+            # operators' problem, not the resident's: the login's documented 503.
+            log.warning("jscode2session refused: errcode %s: %s", error.errcode, error.errmsg)
+            raise WeChatUnavailable(errcode=error.errcode, errmsg=error.errmsg) from error
+        openid = result.get("openid") if isinstance(result, dict) else None
+        if not isinstance(openid, str) or not openid:
             raise WeChatUnavailable("微信登录返回内容异常，请稍后再试")
-        return WeChatSession(result["openid"], result.get("session_key", ""), result.get("unionid"))
+        session_key, unionid = result.get("session_key"), result.get("unionid")
+        return WeChatSession(
+            openid,
+            session_key if isinstance(session_key, str) else "",
+            unionid if isinstance(unionid, str) else None,
+        )
 
     # -- content security -------------------------------------------------------------------
 
@@ -507,7 +524,8 @@ class WeChatGateway:
                 "content": content[:MSG_SEC_CHECK_MAX_CHARS],
             },
         )
-        suggest = (result.get("result") or {}).get("suggest")
+        verdict = result.get("result")
+        suggest = verdict.get("suggest") if isinstance(verdict, dict) else None
         if suggest not in SUGGESTIONS:
             log.warning("msg_sec_check answered without a known suggest: %r", result)
             return "review"
@@ -531,7 +549,11 @@ class WeChatGateway:
                 "scene": scene,
             },
         )
-        return result.get("trace_id")
+        trace_id = result.get("trace_id")
+        if not isinstance(trace_id, str):
+            log.warning("media_check_async answered without a trace_id: %r", result)
+            return None
+        return trace_id
 
     # -- subscribe messages -----------------------------------------------------------------
 
@@ -628,6 +650,10 @@ class WeChatGateway:
             return call()
         except requests.RequestException as error:
             raise WeChatUnavailable() from error
+        except (TypeError, ValueError) as error:
+            # wechatpy's int() of an errcode that is not a number: an answer we cannot read.
+            log.error("WeChat answered something unreadable: %s", error)
+            raise WeChatUnavailable("微信返回内容异常，请稍后再试") from error
         except WeChatClientException as error:
             if error.errcode is None or error.errcode in BUSY_ERRCODES:
                 raise WeChatUnavailable(errcode=error.errcode, errmsg=error.errmsg) from error

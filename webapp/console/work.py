@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 
@@ -31,6 +30,8 @@ from webapp.people import directory
 from webapp.people.actors import Actor
 from webapp.people.models import Person, Role
 from webapp.people.persons import mask_phone
+from webapp.photo_store import send_photo
+from webapp.privacy import access
 from webapp.registry.models import TicketKind
 from webapp.registry.replies import replies_for
 from webapp.tickets import actions, photos
@@ -140,6 +141,8 @@ def queue(actor: Actor):
         item["time_left"] = time_left_words(due, now)
         item["late"] = item["is_overdue"] or (due is not None and due < now)
     counts = status_counts(actor, **filters)
+    if access.tickets_listed(actor, listed["items"], door="console", address=request.remote_addr):
+        db.session.commit()  # the access log: the wishes' texts listed
     # The query string of the filters (links keep them; a tab, a status or a page changes one).
     kept = {k: v for k, v in request.args.items() if k != "cursor" and v}
     return render_template(
@@ -241,7 +244,11 @@ def _ticket_page(actor: Actor, ticket: Ticket, *, error: DomainError | None = No
 @staff_required
 def ticket(actor: Actor, ticket_id: str):
     """One ticket: photos before and after, the timeline, and the actions allowed now."""
-    return _ticket_page(actor, actions.ticket_in_scope(actor, ticket_id))
+    ticket = actions.ticket_in_scope(actor, ticket_id)
+    page = _ticket_page(actor, ticket)
+    if access.ticket_viewed(actor, ticket, door="console", address=request.remote_addr):
+        db.session.commit()  # the access log: a wish's text, a rating comment
+    return page
 
 
 def _note(form) -> str | None:
@@ -315,8 +322,8 @@ def show_phone(actor: Actor, ticket_id: str):
 @staff_required
 def photo(actor: Actor, photo_id: str):
     """A ticket's photo, to staff who may see it (photos.photo_for_viewer's rule)."""
-    found, path = photos.photo_for_viewer(actor, photo_id)
-    return send_file(path, mimetype=found.content_type, max_age=0)
+    _, stored = photos.photo_for_viewer(actor, photo_id)
+    return send_photo(stored, max_age=0)
 
 
 # --- notifications -----------------------------------------------------------------------

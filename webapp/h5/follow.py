@@ -20,7 +20,7 @@ import base64
 import hashlib
 import hmac
 
-from flask import current_app, redirect, render_template, request, send_file, url_for
+from flask import current_app, redirect, render_template, request, url_for
 
 from webapp.errors import DomainError, NotFound
 from webapp.extensions import db
@@ -29,6 +29,7 @@ from webapp.h5.guest import Guest, cookie_guest, is_guest, set_cookie
 from webapp.keys import derived_key, verification_keys
 from webapp.people.actors import RESIDENT, RIDER, Actor, load_actor
 from webapp.people.models import ROLE_LABELS
+from webapp.photo_store import send_photo
 from webapp.tickets import access, actions, photos
 from webapp.tickets.models import Photo, Ticket, TicketStatus
 from webapp.tickets.presenter import TicketPresenter
@@ -153,10 +154,12 @@ def follow_photo(ticket_id: str, token: str, photo_id: str):
     except DomainError as error:
         return error_page(error)
     photo = db.session.get(Photo, photo_id)
-    path = photos.photo_file_path(photo.sha256, photo.content_type) if photo else None
-    if photo is None or photo.ticket_id != ticket.id or photo.is_hidden or not path.is_file():
+    if photo is None or photo.ticket_id != ticket.id or photo.is_hidden:
         return error_page(NotFound("未找到该照片", code="photo_not_found"))
-    response = send_file(path, mimetype=photo.content_type, etag=photo.sha256, max_age=3600)
+    try:
+        response = send_photo(photos.stored_photo(photo), max_age=3600)
+    except DomainError as error:  # its file gone (404), the photo store unavailable (503)
+        return error_page(error)
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"

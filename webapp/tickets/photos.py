@@ -3,8 +3,9 @@
 An upload is never stored as sent: it is decoded (only JPEG, PNG, WebP, and HEIC when
 pillow_heif is installed), turned upright by its EXIF orientation, and re-encoded from bare
 pixels, so no EXIF (GPS!), XMP, ICC or text chunk survives. If that fails, it is refused.
-Files live at UPLOAD_DIR/<sha[:2]>/<sha>.<ext>, outside any static folder; they are served
-only through photo_for_viewer's rule.
+Files are named <sha[:2]>/<sha>.<ext> (photo_key) in the photo store (webapp/photo_store.py):
+UPLOAD_DIR on local disk by default, outside any static folder, or an S3-compatible bucket
+(PHOTO_STORAGE=s3); they are served only through photo_for_viewer's rule.
 
 Memory is bounded (docs/operations.md, "Photos and request size"): a photo is decoded at no more
 than PHOTO_MAX_SIDE on its long side where the format allows it (JPEG's draft mode decodes at
@@ -34,8 +35,6 @@ import hmac
 import io
 import logging
 import math
-import os
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -50,6 +49,7 @@ from webapp.columns import utcnow
 from webapp.errors import DomainError, Invalid, NotFound, TooLarge, UnsupportedMedia, WeChatError
 from webapp.extensions import db
 from webapp.people.actors import Actor
+from webapp.photo_store import StoredPhoto, get_photo_store, key_of
 from webapp.tickets.access import can_view_ticket, in_staff_scope
 from webapp.tickets.models import Photo, Ticket
 
@@ -308,28 +308,20 @@ def _clean_payload(data: bytes, max_pixels: int) -> tuple[bytes, str, tuple[int,
         image.close()
 
 
+def photo_key(sha256: str, content_type: str) -> str:
+    """The photo's name in the store: <sha[:2]>/<sha>.<ext> (a key in S3, a path under UPLOAD_DIR)."""
+    return f"{sha256[:2]}/{sha256}.{EXTENSIONS[content_type]}"
+
+
 def photo_file_path(sha256: str, content_type: str) -> Path:
-    base = Path(current_app.config["UPLOAD_DIR"])
-    return base / sha256[:2] / f"{sha256}.{EXTENSIONS[content_type]}"
+    """Where the local store keeps the photo (UPLOAD_DIR/<key>); with PHOTO_STORAGE=s3 the path
+    only names the object of the same key (remove_files reads the key from it)."""
+    return Path(current_app.config["UPLOAD_DIR"]) / photo_key(sha256, content_type)
 
 
-def _write_once(target: Path, payload: bytes) -> None:
-    """Write a content-addressed file atomically; the same bytes are written only once."""
-    if target.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+def stored_photo(photo: Photo) -> StoredPhoto:
+    """The photo's file as the doors send it (photo_store.send_photo)."""
+    return StoredPhoto(photo_key(photo.sha256, photo.content_type), photo.content_type, photo.sha256)
 
 
 def store_upload(actor: Actor, stream: BinaryIO, declared_name: str | None = None) -> Photo:
@@ -340,7 +332,8 @@ def store_upload(actor: Actor, stream: BinaryIO, declared_name: str | None = Non
     PHOTO_MAX_BYTES or PHOTO_MAX_PIXELS, or when the request's photos together pass
     PHOTO_MAX_REQUEST_PIXELS decoded; UnsupportedMedia (415) for anything that is not an
     accepted image; Invalid (422) for a broken one; UploadsBusy (503, Retry-After) when the
-    process's decode slots stay taken.
+    process's decode slots stay taken; PhotoStorageUnavailable (503, Retry-After) when the
+    photo store (the S3 bucket) cannot be reached.
     """
     config = current_app.config
     max_bytes = int(config["PHOTO_MAX_BYTES"])
@@ -353,7 +346,8 @@ def store_upload(actor: Actor, stream: BinaryIO, declared_name: str | None = Non
     del data
     sha256 = hashlib.sha256(payload).hexdigest()
     content_type = CONTENT_TYPES[output][0]
-    _write_once(photo_file_path(sha256, content_type), payload)
+    # Written before the row: a failing store (503) leaves no row without its file.
+    get_photo_store().put(photo_key(sha256, content_type), payload, content_type)
     byte_size = len(payload)
     del payload
     photo = Photo(
@@ -370,10 +364,10 @@ def store_upload(actor: Actor, stream: BinaryIO, declared_name: str | None = Non
     return photo
 
 
-def photo_for_viewer(actor: Actor, photo_id: str) -> tuple[Photo, Path]:
-    """The photo and its file, if the actor may see it: its uploader (until it is attached to
-    an anonymous wish) or anyone who may see its ticket; a hidden photo (flagged by WeChat)
-    only staff whose scope covers its ticket.
+def photo_for_viewer(actor: Actor, photo_id: str) -> tuple[Photo, StoredPhoto]:
+    """The photo and its file (for photo_store.send_photo), if the actor may see it: its
+    uploader (until it is attached to an anonymous wish) or anyone who may see its ticket; a
+    hidden photo (flagged by WeChat) only staff whose scope covers its ticket.
 
     Raises NotFound otherwise: nobody learns that someone else's photo exists.
     """
@@ -389,11 +383,8 @@ def photo_for_viewer(actor: Actor, photo_id: str) -> tuple[Photo, Path]:
         )
     if not allowed:
         raise NotFound("未找到该照片", code="photo_not_found")
-    path = photo_file_path(photo.sha256, photo.content_type)
-    if not path.is_file():
-        log.error("photo %s has no file at %s", photo.id, path)
-        raise NotFound("未找到该照片", code="photo_not_found")
-    return photo, path
+    # A missing file is found when it is sent (send_photo: NotFound), not with a round trip here.
+    return photo, stored_photo(photo)
 
 
 def claim_photos(
@@ -472,12 +463,38 @@ def forget_photos_of(person_id: str) -> list[Path]:
     )
 
 
+def forget_ticket_photos(ticket_ids: list[str]) -> list[Path]:
+    """Retention (webapp.privacy.retention, `flask privacy purge`): delete the photos of these
+    tickets and of their events. Returns the files no photo uses any more, for the caller to
+    delete after its commit (remove_files), as forget_photos_of does."""
+    if not ticket_ids:
+        return []
+    gone = list(db.session.execute(
+        select(Photo.id, Photo.sha256, Photo.content_type).where(Photo.ticket_id.in_(ticket_ids))
+    ))
+    if not gone:
+        return []
+    db.session.execute(Photo.__table__.delete().where(Photo.id.in_([row.id for row in gone])))
+    still_used = set(
+        db.session.scalars(select(Photo.sha256).where(Photo.sha256.in_({row.sha256 for row in gone})))
+    )
+    db.session.flush()
+    return sorted(
+        {photo_file_path(row.sha256, row.content_type) for row in gone if row.sha256 not in still_used}
+    )
+
+
 def remove_files(paths: list[Path]) -> None:
-    for path in paths:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+    """Delete the files forget_photos_of returned, from whichever store holds them (each path's
+    last two parts are its key). Called after the commit: if the bucket cannot be reached the
+    objects stay, logged at error level with their keys for an operator to delete."""
+    keys = [key_of(path) for path in paths]
+    if not keys:
+        return
+    try:
+        get_photo_store().delete(keys)
+    except DomainError:
+        log.error("photo files left to delete by hand (storage unavailable): %s", keys)
 
 
 # --- WeChat's verdicts -----------------------------------------------------------------------
@@ -547,15 +564,13 @@ def media_check_token(photo_id: str) -> str:
     return hmac.new(derived_key("media-check"), f"media-check:{photo_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def photo_for_media_check(photo_id: str, token: str) -> tuple[Photo, Path]:
-    """The photo WeChat was asked to check, if the token is right; NotFound otherwise."""
+def photo_for_media_check(photo_id: str, token: str) -> tuple[Photo, StoredPhoto]:
+    """The photo WeChat was asked to check (for photo_store.send_photo), if the token is
+    right; NotFound otherwise."""
     photo = db.session.get(Photo, photo_id)
     if photo is None or not hmac.compare_digest(token, media_check_token(photo_id)):
         raise NotFound("未找到该照片", code="photo_not_found")
-    path = photo_file_path(photo.sha256, photo.content_type)
-    if not path.is_file():
-        raise NotFound("未找到该照片", code="photo_not_found")
-    return photo, path
+    return photo, stored_photo(photo)
 
 
 def request_media_check(actor: Actor, photo: Photo) -> str | None:
