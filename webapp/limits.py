@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from functools import partial
+from functools import lru_cache, partial
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
@@ -64,10 +64,28 @@ def body_code_key() -> str:
 def console_user_key() -> str:
     """The signed-in console user, else the client address (the sign-in page)."""
     from flask_login import current_user
+    from sqlalchemy.exc import SQLAlchemyError
 
-    if current_user.is_authenticated:
-        return "user:" + current_user.actor.person_id
+    try:
+        if current_user.is_authenticated:
+            return "user:" + current_user.actor.person_id
+    except SQLAlchemyError:
+        recover_session()
+        return ""
     return client_address()
+
+
+def recover_session() -> None:
+    """For a key function that met a database error (the database is down): the limiter
+    swallows it (RATELIMIT_SWALLOW_ERRORS) and the limit is skipped, but the session's
+    transaction stays broken and the view would meet a PendingRollbackError, a 500. Rolled
+    back here, the view meets the database afresh and answers 503 with Retry-After."""
+    from webapp.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone: the pool replaces it  # nosec B110  # nothing to do
+        pass
 
 
 def _setting_value(name: str) -> str:
@@ -149,8 +167,14 @@ def _seconds_until(reset_at: float, window_seconds: int) -> int:
 # --- caps counted by the code itself (daily caps, new guests) --------------------------------
 
 
+@lru_cache(maxsize=64)
+def _parsed(limit: str):
+    """A limit string as limits reads it (a RateLimitItem, immutable), parsed once per text."""
+    return parse(limit)
+
+
 def _cap(setting_name: str, key: str):
-    return parse(str(current_app.config[setting_name])), ("gridreport", "cap", setting_name.lower(), key)
+    return _parsed(str(current_app.config[setting_name])), ("gridreport", "cap", setting_name.lower(), key)
 
 
 def cap_reached(setting_name: str, key: str) -> None:

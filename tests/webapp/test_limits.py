@@ -243,3 +243,4 @@ def test_limits_count_the_address_behind_the_trusted_proxy(database_url, app, re
     assert [scan("203.0.113.1"), scan("203.0.113.1"), scan("203.0.113.2")] == [200, 429, 200]
     # A spoofed address before the proxy's own entry changes nothing.
     assert scan("198.51.100.9, 203.0.113.1") == 429
+

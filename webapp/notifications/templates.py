@@ -213,6 +213,10 @@ def _printable(value) -> str:
     """The value as text without control or format characters and without characters beyond
     the Basic Multilingual Plane (emoji), which WeChat's keywords do not take."""
     text = str(value if value is not None else "")
+    # The common case, kept as is: isprintable() is False for every Cc, Cf, Cs and Co character
+    # (and for tabs and line breaks), and nothing is beyond the BMP.
+    if text.isprintable() and (not text or max(text) <= "\uffff"):
+        return text
     return "".join(
         " " if ch in "\t\r\n" else ch
         for ch in text

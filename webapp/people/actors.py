@@ -27,6 +27,9 @@ class Actor:
     department_ids: frozenset[int] = frozenset()  # as professional grid worker
     # (grid_id, category_id) pairs the person answers for through the matrix.
     matrix: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    # The secrets of anonymous wishes this request presents (the API's X-Wish-Secrets header):
+    # they make the actor the author of those wishes (webapp.tickets.wishes.is_author).
+    wish_secrets: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:

@@ -181,7 +181,7 @@ def _insert_from_json(table, columns, param: str, source: str, sql_defaults=None
         for c in columns
     )
     return (
-        f"INSERT INTO {quote(table.name)} ({names}) SELECT {picked} "
+        f"INSERT INTO {quote(table.name)} ({names}) SELECT {picked} "  # nosec B608  # quoted names of the models' columns
         f"FROM {source}, json_populate_record(NULL::{quote(table.name)}, CAST(:{param} AS json)) AS r"
     )
 
@@ -194,7 +194,7 @@ def _postgresql_statement(with_message: bool):
     )
     event = _insert_from_json(events.table, events.columns, "event", "ticket", events.sql_defaults)
     parts = [
-        f"claim AS (INSERT INTO {_records.name} ({record_columns}) "
+        f"claim AS (INSERT INTO {_records.name} ({record_columns}) "  # nosec B608  # constant names; values are bound
         f"VALUES ({', '.join(':k_' + c for c in _RECORD_COLUMNS)}) "
         "ON CONFLICT (key_hash) DO NOTHING RETURNING id)",
         f"ticket AS ({ticket} RETURNING id)",
@@ -202,7 +202,7 @@ def _postgresql_statement(with_message: bool):
     ]
     if with_message:
         parts.append(f"message AS ({_insert_from_json(_messages, _MESSAGE_COLUMNS, 'message', 'ticket')})")
-    return text("WITH " + ",\n".join(parts) + "\nSELECT id FROM claim").bindparams(
+    return text("WITH " + ",\n".join(parts) + "\nSELECT id FROM claim").bindparams(  # nosec B608  # built above
         bindparam("k_created_at", type_=_records.c.created_at.type)
     )
 
