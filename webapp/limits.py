@@ -1,7 +1,8 @@
 """Abuse limits (Flask-Limiter): who may do how much, counted where every process sees it.
 
 Storage: Redis when REDIS_URL is set (every gunicorn worker and every host share the counts),
-else the process's memory (the demo, tests; each process then counts on its own).
+else the process's memory (the demo, tests; each process then counts on its own:
+ProcessMemoryStorage for fixed windows).
 RATE_LIMIT_STRATEGY picks the window (fixed-window by default: one INCR per limit and request;
 docs/operations.md "Abuse limits" has the measurements).
 
@@ -30,12 +31,14 @@ If the storage fails (Redis down), the limits are skipped and the failure logged
 from __future__ import annotations
 
 import math
+import threading
 import time
 from functools import lru_cache, partial
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from limits import parse
+from limits.storage import Storage
 
 from webapp.errors import TooManyRequests
 
@@ -118,17 +121,83 @@ submit_per_address = limiter.limit(setting("RATE_LIMIT_SUBMIT_PER_ADDRESS"), sco
 login_per_address = limiter.limit(setting("RATE_LIMIT_LOGIN_PER_ADDRESS"), scope="login-address")
 
 
+class ProcessMemoryStorage(Storage):
+    """The process's own fixed-window counts (the default without Redis), written to limits'
+    public storage interface (`limits.storage.Storage`, registered by its STORAGE_SCHEME).
+
+    limits' own `memory://` storage starts a timer thread after nearly every hit, and the thread
+    walks every counter of the process (every person, code and address counted in the last
+    day): under steady submissions, a thread and a walk of thousands of keys per request, the
+    largest cost of a submission in the benchmark (docs/performance.md). Here a counter is
+    read as ended once its window has passed, and the ended ones are swept out in the calling
+    thread at most once per SWEEP_SECONDS. Fixed windows only: init_limits keeps `memory://`
+    for the other strategies."""
+
+    STORAGE_SCHEME = ["process-memory"]
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self._counts: dict[str, list[float]] = {}  # key → [count, window's end (time.time())]
+        self._lock = threading.Lock()
+        self._swept_at = time.time()
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return ValueError
+
+    def _live(self, key: str, now: float) -> list[float] | None:
+        entry = self._counts.get(key)
+        return entry if entry is not None and entry[1] > now else None
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        with self._lock:
+            if now - self._swept_at >= self.SWEEP_SECONDS:
+                self._swept_at = now
+                for ended in [k for k, (_, end) in self._counts.items() if end <= now]:
+                    del self._counts[ended]
+            entry = self._live(key, now)
+            if entry is None:
+                entry = self._counts[key] = [0, now + expiry]
+            entry[0] += amount
+            return int(entry[0])
+
+    def get(self, key: str) -> int:
+        entry = self._live(key, time.time())
+        return int(entry[0]) if entry is not None else 0
+
+    def get_expiry(self, key: str) -> float:
+        now = time.time()
+        entry = self._live(key, now)
+        return entry[1] if entry is not None else now
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int:
+        with self._lock:
+            cleared = len(self._counts)
+            self._counts.clear()
+        return cleared
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+
+
 def init_limits(app: Flask) -> None:
     """Bind the limiter to the app: its storage, strategy and the console's per-user limit."""
     config = app.config
+    config.setdefault("RATELIMIT_STRATEGY", config.get("RATE_LIMIT_STRATEGY") or "fixed-window")
     if not config.get("RATELIMIT_STORAGE_URI"):
-        config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"
+        in_process = "process-memory://" if config["RATELIMIT_STRATEGY"] == "fixed-window" else "memory://"
+        config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or in_process
     if config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
         timeout = float(config.get("REDIS_TIMEOUT_SECONDS") or 2)
         config.setdefault(
             "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         )
-    config.setdefault("RATELIMIT_STRATEGY", config.get("RATE_LIMIT_STRATEGY") or "fixed-window")
     config.setdefault("RATELIMIT_KEY_PREFIX", "gridreport")
     config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     config.setdefault("RATELIMIT_ENABLED", True)

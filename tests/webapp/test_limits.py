@@ -244,3 +244,38 @@ def test_limits_count_the_address_behind_the_trusted_proxy(database_url, app, re
     # A spoofed address before the proxy's own entry changes nothing.
     assert scan("198.51.100.9, 203.0.113.1") == 429
 
+
+
+def test_process_memory_storage_counts_fixed_windows_without_a_thread(app, monkeypatch):
+    """Without Redis the counts live in the process (ProcessMemoryStorage, limits' public
+    storage interface): a window's count ends with it, swept or not, ended counters are swept
+    in the caller's thread at most once a second, and no hit starts a thread."""
+    import threading
+
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    from webapp import limits as app_limits
+
+    assert isinstance(app_limits.limiter.storage, app_limits.ProcessMemoryStorage)
+    clock = [1_000_000.0]
+    monkeypatch.setattr(app_limits.time, "time", lambda: clock[0])  # time.time, for this test
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+    storage = app_limits.ProcessMemoryStorage()
+    strategy = FixedWindowRateLimiter(storage)
+    item = parse("2/minute")
+
+    assert [strategy.hit(item, "k"), strategy.hit(item, "k"), strategy.hit(item, "k")] == [True, True, False]
+    assert strategy.test(item, "other") and not strategy.test(item, "k")
+    reset, remaining = strategy.get_window_stats(item, "k")
+    assert remaining == 0 and reset == clock[0] + 60
+    clock[0] += 61  # the window has ended: read as ended before any sweep
+    assert strategy.test(item, "k")
+    assert strategy.hit(item, "k") is True
+    strategy.hit(parse("1/second"), "short")
+    clock[0] += 2
+    strategy.hit(item, "k")  # more than SWEEP_SECONDS since the last sweep: "short" is swept
+    assert not any("short" in key for key in storage._counts)  # noqa: SLF001 - the test's own object
+    assert started == [] and storage.check() is True
+    assert storage.reset() >= 1 and strategy.test(item, "k")
