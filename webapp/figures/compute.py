@@ -39,7 +39,7 @@ HOTSPOTS = 20  # the top pairs by count, and as many recurring pairs besides
 WORK_MEM = "64MB"  # per statement of the figures, PostgreSQL (see _planner_settings)
 RANDOM_PAGE_COST = 1.1
 _PLANNER_SETTINGS = (f"SET LOCAL work_mem = '{WORK_MEM}'", f"SET LOCAL random_page_cost = {RANDOM_PAGE_COST}")
-ASIDE_THREADS = 4  # per process: statements of figures requests that may run at once
+ASIDE_THREADS = 4  # per process: statements of figures requests that may run at once (one request's four)
 
 
 @dataclass
@@ -136,6 +136,8 @@ def _figures(actor: Actor, scope: FigureScope, period: Period, kind: str | None,
         .group_by("category_id", "child", "week")
     )
     apply_medians = _medians(base + [conditions["closed"]], child, week, hours)  # under way on PostgreSQL
+    list_hotspots = _hotspots(actor, scope, period, kind)  # likewise
+    pending_live = _aside(db.engine, live, hashed=True) if is_postgresql() else None  # likewise
     total, by_category, by_child, by_week = Group(), {}, {}, {}
 
     def add(row, week_index: int) -> None:
@@ -147,10 +149,10 @@ def _figures(actor: Actor, scope: FigureScope, period: Period, kind: str | None,
             by_child.setdefault(row.child, Group()).add(*values)
         by_week.setdefault(week_index, Group()).add(*values)
 
-    for row in _hashed(live):
-        add(row, int(row.week))
     for row in _hashed(_rolled_up(scope, kind, period)):  # the settled tickets: overdue_now is 0
         add(row, (_as_date(row.day) - period.first_monday).days // 7)
+    for row in pending_live.result() if pending_live is not None else _hashed(live):
+        add(row, int(row.week))
     apply_medians(total, by_category, by_child, by_week)
     weeks = period.week_starts()
     return {
@@ -166,7 +168,7 @@ def _figures(actor: Actor, scope: FigureScope, period: Period, kind: str | None,
             {"week_start": monday, **by_week.get(index, Group()).as_dict()}
             for index, monday in enumerate(weeks)
         ],
-        "hotspots": hotspots(actor, scope, period, kind=kind),
+        "hotspots": list_hotspots(),
     }
 
 
@@ -301,16 +303,17 @@ def _medians(conditions, child, week, hours):
 _executor: tuple[int, ThreadPoolExecutor] | None = None
 
 
-def _aside(engine, statement) -> Future:
+def _aside(engine, statement, *, hashed: bool = False) -> Future:
     """Run `statement` on a pooled connection of its own, in this process's thread pool (made
-    after a fork, never inherited), with the figures' planner settings."""
+    after a fork, never inherited), with the figures' planner settings (and grouping by
+    hashing, as _hashed, if `hashed`)."""
     global _executor
     if _executor is None or _executor[0] != os.getpid():
         _executor = (os.getpid(), ThreadPoolExecutor(max_workers=ASIDE_THREADS, thread_name_prefix="figures"))
 
     def run():
         with engine.connect() as connection, connection.begin():
-            for setting in _PLANNER_SETTINGS:
+            for setting in _PLANNER_SETTINGS + (("SET LOCAL enable_sort = off",) if hashed else ()):
                 connection.execute(text(setting))
             return connection.execute(statement).all()
 
@@ -344,7 +347,15 @@ def _child_rows(scope: FigureScope, groups: dict) -> list[dict]:
 
 
 def hotspots(actor: Actor, scope: FigureScope, period: Period, *, kind: str | None = None) -> list[dict]:
-    """Building × category pairs: the HOTSPOTS with the most tickets created in the period, and
+    """The hotspots alone (see _hotspots)."""
+    return _hotspots(actor, scope, period, kind)()
+
+
+def _hotspots(actor: Actor, scope: FigureScope, period: Period, kind: str | None):
+    """Start finding the building × category pairs; the function returned lists them. On
+    PostgreSQL the pairs' statement (a pass over the 13 weeks) runs aside, as the medians do.
+
+    Building × category pairs: the HOTSPOTS with the most tickets created in the period, and
     the HOTSPOTS recurring most (tickets in RECUR_MIN_WEEKS or more distinct weeks of the last
     RECUR_WEEKS, the week of the period's last day included), each with its count in the
     period, its weeks and its latest ticket. A wish is listed only to its readers (a building
@@ -382,23 +393,28 @@ def hotspots(actor: Actor, scope: FigureScope, period: Period, *, kind: str | No
         .limit(HOTSPOTS)
     )
     both = union_all(select(top.subquery()), select(recurring.subquery()))
-    found: dict[tuple[int, int], dict] = {}
-    for row in db.session.execute(both):
-        found[(row.building_id, row.category_id)] = {
-            "count": int(row.count), "weeks": int(row.weeks), "recurring": int(row.weeks) >= RECUR_MIN_WEEKS,
-        }
-    if not found:
-        return []
-    latest = _latest_tickets(conditions, list(found))
-    names = _pair_names(list(found))
-    listed = []
-    for (building_id, category_id), values in found.items():
-        building, category = names[0][building_id], names[1][category_id]
-        listed.append({
-            "building": building, "category": category, **values,
-            "latest_ticket_id": latest.get((building_id, category_id)),
-        })
-    listed.sort(key=lambda h: (-h["count"], -h["weeks"], h["building"]["id"], h["category"]["id"]))
+    pending = _aside(db.engine, both) if is_postgresql() else None
+
+    def listed() -> list[dict]:
+        found: dict[tuple[int, int], dict] = {}
+        for row in pending.result() if pending is not None else db.session.execute(both):
+            found[(row.building_id, row.category_id)] = {
+                "count": int(row.count), "weeks": int(row.weeks), "recurring": int(row.weeks) >= RECUR_MIN_WEEKS,
+            }
+        if not found:
+            return []
+        latest = _latest_tickets(conditions, list(found))
+        names = _pair_names(list(found))
+        out = []
+        for (building_id, category_id), values in found.items():
+            building, category = names[0][building_id], names[1][category_id]
+            out.append({
+                "building": building, "category": category, **values,
+                "latest_ticket_id": latest.get((building_id, category_id)),
+            })
+        out.sort(key=lambda h: (-h["count"], -h["weeks"], h["building"]["id"], h["category"]["id"]))
+        return out
+
     return listed
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Date, and_, case, cast, delete, func, or_, select, text, tuple_
+from sqlalchemy import ARRAY, Date, String, and_, any_, bindparam, case, cast, delete, func, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.columns import utcnow
@@ -98,17 +98,25 @@ def _add(rows_select) -> None:
     )
 
 
+def _among(ids: list[str]):
+    """SQL: the ticket is one of `ids`; on PostgreSQL one array parameter (a batch of any size;
+    an IN list has one parameter per id, at most 65,535)."""
+    if is_postgresql():
+        return Ticket.id == any_(bindparam("ids", list(ids), type_=ARRAY(String)))
+    return Ticket.id.in_(ids)
+
+
 def _roll(ids: list[str], now: datetime) -> list[str]:
     """Mark those of `ids` that are settled and not rolled up, then add their counts: the
     UPDATE first, so that two processes never add one ticket twice (its row lock)."""
     marked = db.session.execute(
         Ticket.__table__.update()
-        .where(Ticket.id.in_(ids), not_rolled_up(), settled(now))
+        .where(_among(ids), not_rolled_up(), settled(now))
         .values(rolled_up=True, updated_at=Ticket.updated_at)  # not a change anyone made
         .returning(Ticket.id)
     ).scalars().all()
     if marked:
-        _add(_sums(now, Ticket.id.in_(marked)))
+        _add(_sums(now, _among(marked)))
     return marked
 
 
