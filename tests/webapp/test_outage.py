@@ -248,7 +248,8 @@ def _in_thread(call):
 
 
 UP_STATUSES = {
-    "scan": {200}, "phone": {200}, "console": {401}, "console_page": {200}, "submit": {200, 201},
+    # console: a wrong password's 401, or the sign-in's per-address limit once enough failed.
+    "scan": {200}, "phone": {200}, "console": {401, 429}, "console_page": {200}, "submit": {200, 201},
 }
 
 
@@ -324,7 +325,9 @@ def test_a_restart_under_load_is_503_then_heals_by_itself(cluster, outage_app):
           f"{len(failed_after)} failed {failed_after}")
     assert before and all(status != 503 for status in before)
     assert len(down) >= 8 and all(status == 503 for _, status in down), down
-    assert {kind for kind, _ in down} == set(UP_STATUSES)
+    # Every door answered the outage with its 503 (the console's sign-in, a password hash per
+    # request, sends few: its one request of the down window may straddle the stop or start).
+    assert {kind for _, _, kind, r in answers if r.status_code == 503} == set(UP_STATUSES)
     # Production's pool (size 5, overflow 5) holds at most 10 connections that died with the
     # server; each costs at most one 503 before the pool is emptied.
     assert len(failed_after) <= 10, failed_after
