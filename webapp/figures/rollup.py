@@ -22,13 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import ARRAY, Date, String, and_, any_, bindparam, case, cast, delete, func, or_, select, text, tuple_
+from sqlalchemy import Date, and_, case, cast, delete, func, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.columns import utcnow
 from webapp.extensions import db
 from webapp.figures.definitions import count_conditions, hours_to_close, is_postgresql
 from webapp.figures.models import ROLLUP_COUNTS, FiguresDaily
+from webapp.reads import among
 from webapp.registry.models import TicketKind
 from webapp.tickets.models import LIVE_SQL, Ticket, TicketStatus
 
@@ -85,7 +86,7 @@ def _sums(now: datetime, *where):
     )
 
 
-def _add(rows_select) -> None:
+def _add(rows_select, params: dict) -> None:
     """Add the selected rows to figures_daily (an upsert: one row per key)."""
     insert = postgresql.insert if is_postgresql() else sqlite.insert
     statement = insert(_daily).from_select([*KEY, *ROLLUP_COUNTS, "hours_to_close"], rows_select)
@@ -94,29 +95,25 @@ def _add(rows_select) -> None:
         statement.on_conflict_do_update(
             index_elements=list(KEY),
             set_={name: _daily.c[name] + added[name] for name in (*ROLLUP_COUNTS, "hours_to_close")},
-        )
+        ),
+        params,
     )
-
-
-def _among(ids: list[str]):
-    """SQL: the ticket is one of `ids`; on PostgreSQL one array parameter (a batch of any size;
-    an IN list has one parameter per id, at most 65,535)."""
-    if is_postgresql():
-        return Ticket.id == any_(bindparam("ids", list(ids), type_=ARRAY(String)))
-    return Ticket.id.in_(ids)
 
 
 def _roll(ids: list[str], now: datetime) -> list[str]:
     """Mark those of `ids` that are settled and not rolled up, then add their counts: the
-    UPDATE first, so that two processes never add one ticket twice (its row lock)."""
+    UPDATE first, so that two processes never add one ticket twice (its row lock). The ids are
+    one array parameter on PostgreSQL (reads.among): a batch of any size."""
+    dialect = db.session.get_bind().dialect.name
     marked = db.session.execute(
         Ticket.__table__.update()
-        .where(_among(ids), not_rolled_up(), settled(now))
+        .where(among(Ticket.id, dialect), not_rolled_up(), settled(now))
         .values(rolled_up=True, updated_at=Ticket.updated_at)  # not a change anyone made
-        .returning(Ticket.id)
+        .returning(Ticket.id),
+        {"ids": list(ids)},
     ).scalars().all()
     if marked:
-        _add(_sums(now, _among(marked)))
+        _add(_sums(now, among(Ticket.id, dialect)), {"ids": list(marked)})
     return marked
 
 
