@@ -346,11 +346,6 @@ def _child_rows(scope: FigureScope, groups: dict) -> list[dict]:
     return rows
 
 
-def hotspots(actor: Actor, scope: FigureScope, period: Period, *, kind: str | None = None) -> list[dict]:
-    """The hotspots alone (see _hotspots)."""
-    return _hotspots(actor, scope, period, kind)()
-
-
 def _hotspots(actor: Actor, scope: FigureScope, period: Period, kind: str | None):
     """Start finding the building × category pairs; the function returned lists them. On
     PostgreSQL the pairs' statement (a pass over the 13 weeks) runs aside, as the medians do.

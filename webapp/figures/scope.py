@@ -5,7 +5,7 @@ The viewer's scope is the same one who-sees-what gives them (webapp.tickets.acce
 "all", "street", "community", "grid", "matrix" and "wish", read from the same Actor):
 - a place part (admin, street, community or grid staff) covers every ticket of that place:
   its reports, and its wishes as counts only (wish privacy: street staff "see wishes as counts
-  only"; no single wish is ever shown to them: see compute.hotspots);
+  only"; no single wish is ever shown to them: see compute._hotspots);
 - a professional's matrix part covers the reports of their categories in their grids;
 - a wish reader's part covers the wishes of their community.
 The holder part (tickets held by the person wherever they are) is not a place: figures are
