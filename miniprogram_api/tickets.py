@@ -23,7 +23,6 @@ from miniprogram_api.security import current_actor, person_key
 from webapp import limits
 from webapp.errors import DomainError
 from webapp.extensions import db
-from webapp.limits import limiter, setting
 from webapp.privacy import access
 from webapp.tickets import actions, submission, wishes
 from webapp.tickets.mine import my_tickets_page
@@ -32,11 +31,11 @@ from webapp.tickets.state_machine import ActionInput
 
 # Submissions: per person and per building per minute (the daily caps: in the view, counted
 # only for a ticket really filed, never for a replay of the same Idempotency-Key nor a refusal).
-submit_per_person = limiter.limit(
-    setting("RATE_LIMIT_SUBMIT_PER_PERSON"), key_func=person_key, scope="submit-person"
+submit_per_person = limits.route_limit(
+    "RATE_LIMIT_SUBMIT_PER_PERSON", scope="submit-person", key_func=person_key
 )
-submit_per_code = limiter.limit(
-    setting("RATE_LIMIT_SUBMIT_PER_CODE"), key_func=limits.body_code_key, scope="submit-code"
+submit_per_code = limits.route_limit(
+    "RATE_LIMIT_SUBMIT_PER_CODE", scope="submit-code", key_func=limits.body_code_key
 )
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/v1/tickets", description="随手拍与心语心愿工单")

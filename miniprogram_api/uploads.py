@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from miniprogram_api.security import current_actor, login_required, person_key
-from webapp.limits import limiter, setting
+from webapp.limits import route_limit
 from webapp.extensions import db
 from webapp.photo_store import send_photo
 from webapp.tickets import photos
@@ -30,7 +30,7 @@ class PhotoSchema(Schema):
 
 @blp.route("/uploads")
 class Uploads(MethodView):
-    @limiter.limit(setting("RATE_LIMIT_UPLOAD_PER_PERSON"), key_func=person_key, scope="upload-person")
+    @route_limit("RATE_LIMIT_UPLOAD_PER_PERSON", scope="upload-person", key_func=person_key)
     @login_required
     @blp.arguments(UploadFormSchema(), location="files")
     @blp.response(201, PhotoSchema)

@@ -14,6 +14,12 @@ Keys (what one counter counts):
 - a person: the mini-program's bearer token's person (miniprogram_api.security.person_key), a
   console user (`console_user_key`), a phone-page guest.
 
+Who counts: Flask-Limiter counts the per-address budget of every API and phone-page path
+(application_limits) and the console's per-user limit; a view's own limits (`route_limit`:
+scans, submissions, uploads, sign-ins) and the caps below are counted directly by the
+limiter's strategy (`limiter.limiter`, the same storage), which costs a fraction of Flask-
+Limiter's route decorator.
+
 Every limit is a setting (a Flask-Limiter string such as "120/minute" or "50/day"), read per
 request, so a test or an operator changes it without touching code; docs/operations.md lists
 them. A refused request is a 429 in the contract's error shape with Retry-After (JSON for the
@@ -33,7 +39,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from functools import lru_cache, partial
+from collections.abc import Callable
+from functools import lru_cache, partial, wraps
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
@@ -43,6 +50,7 @@ from limits.storage import Storage
 from webapp.errors import TooManyRequests
 
 API_PREFIX = "/api/"
+PREFIX = "gridreport"  # of every counter's key (RATELIMIT_KEY_PREFIX for Flask-Limiter's own)
 PHONE_PAGE_PREFIXES = ("/b/", "/t/")
 
 
@@ -113,12 +121,36 @@ limiter = Limiter(
     headers_enabled=False,  # Retry-After on a 429 only: X-RateLimit-* would cost a read per request
 )
 
-# The decorators the doors put on their views (outermost, so that a refused request costs no
-# parsing, no login and no query).
-scan_per_address = limiter.limit(setting("RATE_LIMIT_SCAN_PER_ADDRESS"), scope="scan-address")
-scan_per_code = limiter.limit(setting("RATE_LIMIT_SCAN_PER_CODE"), key_func=code_key, scope="scan-code")
-submit_per_address = limiter.limit(setting("RATE_LIMIT_SUBMIT_PER_ADDRESS"), scope="submit-address")
-login_per_address = limiter.limit(setting("RATE_LIMIT_LOGIN_PER_ADDRESS"), scope="login-address")
+
+
+def route_limit(setting_name: str, *, scope: str, key_func: Callable[[], str] = client_address):
+    """A view's own limit: the setting `setting_name` (a limit string) per key_func() (no
+    limit for ""), counted by the limiter's strategy and storage, directly.
+
+    Put outermost, so that a refused request costs no parsing, no login and no query. Flask-
+    Limiter's own route decorator resolves and filters every limit of the app twice per
+    request (before the request and in the view's wrapper): on the submission, the busiest
+    write, that was 7% of its CPU (docs/performance.md). The per-address limit of every path
+    (application_limits) stays with Flask-Limiter."""
+
+    def decorator(view):
+        @wraps(view)
+        def limited(*args, **kwargs):
+            key = key_func()
+            if key:
+                _count(setting_name, (PREFIX, scope, key))
+            return view(*args, **kwargs)
+
+        return limited
+
+    return decorator
+
+
+# The limits the doors put on their views.
+scan_per_address = route_limit("RATE_LIMIT_SCAN_PER_ADDRESS", scope="scan-address")
+scan_per_code = route_limit("RATE_LIMIT_SCAN_PER_CODE", scope="scan-code", key_func=code_key)
+submit_per_address = route_limit("RATE_LIMIT_SUBMIT_PER_ADDRESS", scope="submit-address")
+login_per_address = route_limit("RATE_LIMIT_LOGIN_PER_ADDRESS", scope="login-address")
 
 
 class ProcessMemoryStorage(Storage):
@@ -198,7 +230,7 @@ def init_limits(app: Flask) -> None:
         config.setdefault(
             "RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout}
         )
-    config.setdefault("RATELIMIT_KEY_PREFIX", "gridreport")
+    config.setdefault("RATELIMIT_KEY_PREFIX", PREFIX)
     config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
@@ -242,30 +274,65 @@ def _parsed(limit: str):
     return parse(limit)
 
 
-def _cap(setting_name: str, key: str):
-    return _parsed(str(current_app.config[setting_name])), ("gridreport", "cap", setting_name.lower(), key)
+def _limit_of(setting_name: str):
+    """The limit of a setting, or None while limits are off (RATELIMIT_ENABLED)."""
+    config = current_app.config
+    if not config.get("RATELIMIT_ENABLED", True):
+        return None
+    return _parsed(str(config[setting_name]))
+
+
+def _refuse(item, identifiers: tuple) -> None:
+    """Raise TooManyRequests (429) with the seconds until the window lets a request through."""
+    reset_at, _remaining = limiter.limiter.get_window_stats(item, *identifiers)
+    raise TooManyRequests(headers={"Retry-After": str(_seconds_until(reset_at, item.get_expiry()))})
+
+
+def _count(setting_name: str, identifiers: tuple) -> None:
+    """Count one hit on a limit; 429 once it is used up. If the storage fails (Redis down),
+    the limit is skipped and the failure logged, as RATELIMIT_SWALLOW_ERRORS does for
+    Flask-Limiter's own limits."""
+    item = _limit_of(setting_name)
+    if item is None:
+        return
+    try:
+        if limiter.limiter.hit(item, *identifiers):
+            return
+        _refuse(item, identifiers)
+    except TooManyRequests:
+        raise
+    except Exception:
+        current_app.logger.exception("rate limit storage failed; %s not counted", setting_name)
+
+
+def _cap_identifiers(setting_name: str, key: str) -> tuple:
+    return PREFIX, "cap", setting_name.lower(), key
 
 
 def cap_reached(setting_name: str, key: str) -> None:
     """Raise TooManyRequests (429, Retry-After) if the cap of `setting_name` is used up for key.
 
     Counts nothing: call count_cap once the counted thing really happened."""
-    item, args = _cap(setting_name, key)
+    item = _limit_of(setting_name)
+    if item is None:
+        return
+    identifiers = _cap_identifiers(setting_name, key)
     try:
-        if limiter.limiter.test(item, *args):
+        if limiter.limiter.test(item, *identifiers):
             return
-        reset_at, _remaining = limiter.limiter.get_window_stats(item, *args)
+        _refuse(item, identifiers)
+    except TooManyRequests:
+        raise
     except Exception:
         current_app.logger.exception("rate limit storage failed; cap %s not checked", setting_name)
-        return
-    retry_after = _seconds_until(reset_at, item.get_expiry())
-    raise TooManyRequests(headers={"Retry-After": str(retry_after)})
 
 
 def count_cap(setting_name: str, key: str) -> None:
-    item, args = _cap(setting_name, key)
+    item = _limit_of(setting_name)
+    if item is None:
+        return
     try:
-        limiter.limiter.hit(item, *args)
+        limiter.limiter.hit(item, *_cap_identifiers(setting_name, key))
     except Exception:
         current_app.logger.exception("rate limit storage failed; cap %s not counted", setting_name)
 

@@ -1,23 +1,26 @@
-"""Reads of the busiest GET views, outside the session's transaction.
+"""Statements of the hottest paths, run with as little between them and the driver as possible.
 
 `read_connection()` is a pooled connection for reads that need no transaction: in autocommit
 on PostgreSQL (each statement reads its own snapshot; no BEGIN and COMMIT round trips; and
 psycopg keeps its prepared statements, which a ROLLBACK would drop), a plain one on SQLite.
 
-`ReadQuery` runs a Core statement on such a connection. On PostgreSQL it is compiled once and
-run on psycopg's own connection: the page of a queue is read hundreds of times a second, and
-SQLAlchemy's execution and result handling was about a tenth of its cost. What SQLAlchemy
-would do to the parameters (its types' bind processors) is still done; the rows are psycopg's
-tuples, untouched: select columns whose driver values are what the caller wants (timestamptz
-arrive aware, in the session's time zone; a non-native enum arrives as its stored string:
-type_coerce it to String). SQLAlchemy's execution events do not see these statements. On
-SQLite the statement runs through SQLAlchemy as usual.
+`PreparedStatement` runs a Core statement (a read, or a write such as the submission's) on a
+connection: a read_connection(), the session's, or an engine's of its own. On PostgreSQL it is
+compiled once and run on psycopg's own connection, prepared: the page of a queue is read
+hundreds of times a second, and SQLAlchemy's execution and result handling was about a tenth
+of its cost (a quarter of the submission's statements'). What SQLAlchemy would do to the
+parameters (its types' bind processors) is still done; the rows are psycopg's tuples (or named
+tuples: `first`), untouched: select columns whose driver values are what the caller wants
+(timestamptz arrive aware, in the session's time zone; a non-native enum arrives as its stored
+string: type_coerce it to String). SQLAlchemy's execution events do not see these statements.
+On SQLite the statement runs through SQLAlchemy as usual (its rows have the same names).
 
-`among(column, connection)` is "column is one of the parameter ids" in the form that keeps a
+`among(column, dialect_name)` is "column is one of the parameter ids" in the form that keeps a
 statement the same whatever the number of ids.
 """
 from __future__ import annotations
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import ARRAY, any_, bindparam
 
 from webapp.extensions import db
@@ -32,39 +35,54 @@ def read_connection():
     return engine.connect()
 
 
-def among(column, dialect_name: str):
-    """`column` is one of the bind parameter "ids" (a list): on PostgreSQL one array parameter
-    (= ANY), so that the statement is one whatever the number of ids and psycopg prepares it
-    once; an expanding IN elsewhere."""
+def among(column, dialect_name: str, name: str = "ids"):
+    """`column` is one of the bind parameter `name` (a list): on PostgreSQL one array
+    parameter (= ANY), so that the statement is one whatever the number of ids and psycopg
+    prepares it once; an expanding IN elsewhere."""
     if dialect_name == "postgresql":
-        return column == any_(bindparam("ids", type_=ARRAY(column.type)))
-    return column.in_(bindparam("ids", expanding=True))
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
-class ReadQuery:
-    """A Core statement to run again and again on a read_connection()."""
+class PreparedStatement:
+    """A Core statement to run again and again (see the module's docstring)."""
 
     def __init__(self, statement):
         self.statement = statement
-        self._driver: _DriverQuery | None = None
+        self._driver: _DriverStatement | None = None
+
+    def _on_driver(self, connection):
+        if connection.dialect.name != "postgresql":
+            return None
+        if self._driver is None:
+            self._driver = _DriverStatement(self.statement, connection.dialect)
+        return self._driver
 
     def rows(self, connection, params: dict) -> list[tuple]:
-        dialect = connection.dialect
-        if dialect.name != "postgresql":
+        driver = self._on_driver(connection)
+        if driver is None:
             return connection.execute(self.statement, params).all()
-        if self._driver is None:
-            self._driver = _DriverQuery(self.statement, dialect)
-        return self._driver.rows(connection, params)
+        return driver.run(connection, params).fetchall()
+
+    def first(self, connection, params: dict):
+        """The first row, its columns readable by name (row.building_id), or None."""
+        driver = self._on_driver(connection)
+        if driver is None:
+            return connection.execute(self.statement, params).first()
+        return driver.run(connection, params, row_factory=namedtuple_row).fetchone()
 
 
-class _DriverQuery:
+class _DriverStatement:
     """A statement compiled once for a driver that takes named parameters (psycopg), run on
-    the DBAPI connection with prepare=True."""
+    the DBAPI connection with prepare=True. Its text must be final at compile time: no
+    expanding IN (use among()), no parameter SQLAlchemy renders into the text per execution
+    (a literal_execute one, such as aggregate_strings' separator given as a str: give it as
+    literal_column)."""
 
     def __init__(self, statement, dialect):
         compiled = statement.compile(dialect=dialect)
         if compiled.positional or compiled.literal_execute_params or "POSTCOMPILE" in compiled.string:
-            raise ValueError("a driver query needs named parameters rendered once (no expanding IN)")
+            raise ValueError("a driver statement needs named parameters rendered once (no expanding IN)")
         self.sql = compiled.string
         self._compiled = compiled
         # The parameters SQLAlchemy would convert before handing them to the driver.
@@ -74,13 +92,15 @@ class _DriverQuery:
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         ]
 
-    def rows(self, connection, params: dict) -> list[tuple]:
+    def run(self, connection, params: dict, row_factory=None):
+        """The psycopg cursor of the executed statement."""
         values = self._compiled.construct_params(params)
         for name, processor in self._processors:
             values[name] = processor(values[name])
         driver = connection.connection.driver_connection
         try:
-            return driver.execute(self.sql, values, prepare=True).fetchall()
+            cursor = driver.cursor(row_factory=row_factory) if row_factory else driver.cursor()
+            return cursor.execute(self.sql, values, prepare=True)
         except Exception:
             if driver.broken:  # the server went away: the pool must not hand it out again
                 connection.invalidate()

@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.pagination import decode_cursor, newest_first, page
 from webapp.people.actors import Actor, load_actor
 from webapp.people.models import Role, StaffAssignment
-from webapp.reads import ReadQuery
+from webapp.reads import PreparedStatement
 from webapp.tickets.models import Ticket, TicketStatus
 from webapp.tickets.presenter import TicketPresenter
 from webapp.tickets.queue import queue_page, queue_statement, work_queue_query
@@ -206,7 +206,7 @@ def test_a_page_is_one_statement_once_its_names_are_known(app, queue, monkeypatc
     monkeypatch.setitem(app.config, "SCAN_CACHE_SECONDS", 60.0)
     actor = load_actor(queue.people["community_staff"].id)
     reads, executed, connections = [], [], set()
-    read_rows = ReadQuery.rows
+    read_rows = PreparedStatement.rows
 
     def count_reads(self, connection, params):
         reads.append(self.statement)
@@ -216,7 +216,7 @@ def test_a_page_is_one_statement_once_its_names_are_known(app, queue, monkeypatc
     def count(conn, cursor, statement, parameters, context, executemany):
         executed.append(statement)
 
-    monkeypatch.setattr(ReadQuery, "rows", count_reads)
+    monkeypatch.setattr(PreparedStatement, "rows", count_reads)
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         first = queue_page(actor, cursor=None, limit=5, category="light", status="open")

@@ -170,7 +170,7 @@ def test_filing_writes_every_column_of_the_tables():
     tickets, events = Ticket.__table__, TicketEvent.__table__
     assert set(TICKET_ROWS.columns) == set(tickets.columns.keys())
     assert set(EVENT_ROWS.columns) == set(events.columns.keys()) - {events.autoincrement_column.key}
-    statement = str(filing._POSTGRESQL[False])
+    statement = str(filing._POSTGRESQL[False].statement)
     for key in TICKET_ROWS.columns:
         assert f"r.{key}" in statement or f'r."{key}"' in statement
 
@@ -300,6 +300,6 @@ def test_a_default_that_needs_its_context_is_refused_at_import():
 def test_postgresql_statement_keeps_its_shape():
     """Seven parameters (the claim's four, one json per row), one statement, built at import."""
     for with_message, count in ((True, 7), (False, 6)):
-        statement = filing._POSTGRESQL[with_message]
+        statement = filing._POSTGRESQL[with_message].statement
         assert len(statement.compile(dialect=sa.dialects.postgresql.dialect()).params) == count
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tests.factories import make_registry
 from webapp.extensions import db
-from webapp.reads import ReadQuery, among, read_connection
+from webapp.reads import PreparedStatement, among, read_connection
 from webapp.registry.models import Building
 from webapp.tickets.models import Ticket
 
@@ -33,7 +33,7 @@ def _buildings(dialect: str):
 def test_rows_of_the_ids_asked_whatever_their_number(registry):
     buildings = registry.buildings
     with read_connection() as connection:
-        query = ReadQuery(_buildings(connection.dialect.name))
+        query = PreparedStatement(_buildings(connection.dialect.name))
         for count in (1, 2, len(buildings)):
             wanted = buildings[:count]
             rows = query.rows(connection, {"ids": [b.id for b in wanted]})
@@ -44,7 +44,7 @@ def test_rows_of_the_ids_asked_whatever_their_number(registry):
 def test_parameters_are_converted_as_sqlalchemy_would(registry):
     """A bound timestamp goes through UTCDateTime (a naive one is refused; psycopg alone would
     take it), and comes back as the same instant."""
-    query = ReadQuery(sa.select(sa.bindparam("at", type_=Ticket.created_at.type)))
+    query = PreparedStatement(sa.select(sa.bindparam("at", type_=Ticket.created_at.type)))
     local = datetime(2026, 11, 22, 16, 30, 5, 123456, tzinfo=SHANGHAI)
     with read_connection() as connection:
         (back,), = query.rows(connection, {"at": local})
@@ -60,7 +60,7 @@ def test_reads_see_committed_rows_only(registry):
     building.name = "未提交的名字"
     db.session.flush()  # the session's transaction holds it; a read connection does not
     with read_connection() as connection:
-        rows = ReadQuery(_buildings(connection.dialect.name)).rows(connection, {"ids": [building.id]})
+        rows = PreparedStatement(_buildings(connection.dialect.name)).rows(connection, {"ids": [building.id]})
     assert rows[0][1] != "未提交的名字"
     db.session.rollback()
 
@@ -76,7 +76,7 @@ def test_on_postgresql_in_autocommit_past_sqlalchemy_events(registry):
     sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
         with read_connection() as connection:
-            rows = ReadQuery(_buildings("postgresql")).rows(connection, ids)
+            rows = PreparedStatement(_buildings("postgresql")).rows(connection, ids)
             driver = connection.connection.driver_connection
             assert driver.autocommit
             assert driver.info.transaction_status.name == "IDLE"  # no transaction left open
@@ -87,7 +87,7 @@ def test_on_postgresql_in_autocommit_past_sqlalchemy_events(registry):
 
 @pytest.mark.postgres
 def test_a_connection_lost_during_a_read_is_not_handed_out_again(registry):
-    query = ReadQuery(_buildings("postgresql"))
+    query = PreparedStatement(_buildings("postgresql"))
     ids = {"ids": [registry.buildings[0].id]}
     with read_connection() as connection:
         query.rows(connection, ids)

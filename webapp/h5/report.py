@@ -192,9 +192,7 @@ def _field_errors(error: DomainError) -> dict[str, list[str]]:
     return errors
 
 
-submit_per_code = limits.limiter.limit(
-    limits.setting("RATE_LIMIT_SUBMIT_PER_CODE"), key_func=limits.code_key, scope="submit-code"
-)
+submit_per_code = limits.route_limit("RATE_LIMIT_SUBMIT_PER_CODE", scope="submit-code", key_func=limits.code_key)
 
 
 @bp.post("/b/<string:code>/report")

@@ -10,7 +10,7 @@ The scan path reads through Core statements built once at import on a connection
 and per-call statement building cost several times the database's own work here (see
 bench/run.py). On PostgreSQL that connection is in autocommit, which saves the BEGIN and
 ROLLBACK round trips of a read-only request, and the scan's one statement runs on psycopg
-itself (ReadQuery).
+itself (PreparedStatement).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from webapp.errors import Gone, NotFound
 from webapp.extensions import db
 from webapp.people.models import Person, Role
 from webapp.people.persons import mask_phone
-from webapp.reads import ReadQuery, read_connection
+from webapp.reads import PreparedStatement, read_connection
 from webapp.registry.models import (
     Building,
     BuildingCode,
@@ -392,7 +392,7 @@ _SCAN = (
 )
 
 
-_SCAN_QUERY = ReadQuery(_SCAN)
+_SCAN_QUERY = PreparedStatement(_SCAN)
 
 
 def _open_report(row) -> dict:

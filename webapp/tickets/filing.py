@@ -35,6 +35,7 @@ from sqlalchemy.schema import DefaultClause
 from webapp.columns import UTCDateTime
 from webapp.extensions import db
 from webapp.notifications.models import OutboxMessage
+from webapp.reads import PreparedStatement
 from webapp.tickets.models import IdempotencyRecord, Ticket, TicketEvent
 
 _records = IdempotencyRecord.__table__
@@ -207,7 +208,9 @@ def _postgresql_statement(with_message: bool):
     )
 
 
-_POSTGRESQL = {True: _postgresql_statement(True), False: _postgresql_statement(False)}
+_POSTGRESQL = {
+    with_message: PreparedStatement(_postgresql_statement(with_message)) for with_message in (True, False)
+}
 
 
 def file_ticket(
@@ -230,7 +233,9 @@ def file_ticket(
         params["event"] = _as_json(event_row)
         if message is not None:
             params["message"] = _as_json({k: message.get(k) for k in _MESSAGE_COLUMNS})
-        record_id = db.session.execute(_POSTGRESQL[message is not None], params).scalar()
+        # Prepared, on the session's connection (its transaction): nothing is pending to flush.
+        claim = _POSTGRESQL[message is not None].first(db.session.connection(), params)
+        record_id = claim.id if claim is not None else None
     else:
         # The key's ticket is set once the ticket exists (foreign keys are checked at once).
         record_id = db.session.execute(

@@ -18,7 +18,7 @@ from sqlalchemy import String, select, type_coerce
 
 from webapp.people.models import Person, Role, StaffAssignment
 from webapp.people.persons import assignee_label
-from webapp.reads import ReadQuery, among, read_connection
+from webapp.reads import PreparedStatement, among, read_connection
 from webapp.registry.models import Building, Category, Community, Grid, Unit
 
 _MAX_ENTRIES = 200_000  # per kind; beyond it a kind starts again empty
@@ -30,7 +30,7 @@ class _Kind:
     def __init__(self, build: Callable[[str], object], shape: Callable[[list], dict]):
         self._build = build  # dialect name → the statement reading the rows of the ids
         self._shape = shape  # those rows → {id: value}
-        self._queries: dict[str, ReadQuery] = {}
+        self._queries: dict[str, PreparedStatement] = {}
         self._entries: dict = {}
         self._lock = threading.Lock()
 
@@ -66,7 +66,7 @@ class _Kind:
         dialect = connection.dialect.name
         query = self._queries.get(dialect)
         if query is None:
-            query = self._queries[dialect] = ReadQuery(self._build(dialect))
+            query = self._queries[dialect] = PreparedStatement(self._build(dialect))
         return self._shape(query.rows(connection, {"ids": list(ids)}))
 
     def clear(self) -> None:

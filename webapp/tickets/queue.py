@@ -17,7 +17,7 @@ from webapp.extensions import db
 from webapp.notifications.models import OutboxMessage
 from webapp.pagination import decode_cursor, encode_cursor, page
 from webapp.people.actors import Actor
-from webapp.reads import ReadQuery, read_connection
+from webapp.reads import PreparedStatement, read_connection
 from webapp.registry.models import Category, Community, Grid, TicketKind
 from webapp.tickets import access
 from webapp.tickets.models import OPEN_SQL, OPEN_STATUSES, Ticket, TicketStatus
@@ -216,17 +216,17 @@ def queue_statement(actor, *, cursor, limit: int, **filters):
     return query.statement, params
 
 
-def _page_query(actor, *, cursor, limit: int, **filters) -> tuple[ReadQuery, dict]:
+def _page_query(actor, *, cursor, limit: int, **filters) -> tuple[PreparedStatement, dict]:
     shape, params = work_queue_bound(actor, cursor=cursor, limit=limit, **filters)
     query = _queries.get(shape)
     if query is None:
         if len(_queries) >= _MAX_STATEMENTS:  # shapes are few; never grow without bound
             _queries.clear()
-        query = _queries[shape] = ReadQuery(work_queue_page_bound(shape, SUMMARY_COLUMNS))
+        query = _queries[shape] = PreparedStatement(work_queue_page_bound(shape, SUMMARY_COLUMNS))
     return query, params
 
 
-_queries: dict[tuple, ReadQuery] = {}
+_queries: dict[tuple, PreparedStatement] = {}
 _MAX_STATEMENTS = 500
 
 _CREATED_AT = [c.key for c in SUMMARY_COLUMNS].index("created_at")  # in a row of a page

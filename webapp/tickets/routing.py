@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, String, and_, bindparam, cast, func, select, type_coerce
+from sqlalchemy import Boolean, String, and_, bindparam, cast, func, literal_column, select, type_coerce
 
 from webapp.extensions import db
 from webapp.people.models import Person, Role, StaffAssignment
@@ -117,7 +117,7 @@ def with_facts(query, place):
         select(
             func.aggregate_strings(
                 StaffAssignment.person_id.op("||")(":").op("||")(cast(StaffAssignment.role, String)),
-                ",",
+                literal_column("','"),  # in the text: a statement prepared once (webapp.reads)
             )
         )
         .where(StaffAssignment.person_id.in_(list(CANDIDATES.values())))
@@ -142,15 +142,16 @@ def with_facts(query, place):
 
 def roles_of(row, person_id: str) -> list[Role]:
     """The staff roles of one candidate of a with_facts row."""
-    pairs = (item.split(":", 1) for item in (row._mapping["candidate_roles"] or "").split(",") if item)
+    pairs = (item.split(":", 1) for item in (row.candidate_roles or "").split(",") if item)
     return [Role(role) for who, role in pairs if who == person_id]
 
 
 def facts_of(row) -> RoutingFacts:
     """The RoutingFacts of a row of a with_facts query."""
-    m = row._mapping
-    candidates = {name: Candidate(m[f"{name}_id"], m[f"{name}_away"]) for name in CANDIDATES}
-    return RoutingFacts(**candidates, wish_reader=m["wish_reader_id"])
+    candidates = {
+        name: Candidate(getattr(row, f"{name}_id"), getattr(row, f"{name}_away")) for name in CANDIDATES
+    }
+    return RoutingFacts(**candidates, wish_reader=row.wish_reader_id)
 
 
 def community_head(community_id: int) -> str | None:

@@ -12,11 +12,11 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import bindparam, create_engine, insert, literal_column, select, update
+from sqlalchemy import bindparam, create_engine, insert, literal, literal_column, null, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +28,7 @@ from webapp.notifications import outbox
 from webapp.people.actors import Actor
 from webapp.people.models import Person, Rider, RiderStatus
 from webapp.people.persons import assignee_label
+from webapp.reads import PreparedStatement, among
 from webapp.registry import scan
 from webapp.registry.models import Building, BuildingCode, TicketKind, Unit
 from webapp.tickets import notices, routing, wishes
@@ -124,11 +125,12 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     The caller commits, or rolls back after an error (the rows are written before the
     photos are claimed).
 
-    The path is written for throughput (bench/bench_submit.py): one query for the place, unit,
-    routing facts, a possible duplicate and a claim of the key under a key of before a rotation
-    (replayed); the day's number; then the key's claim and the
-    rows (ticket, first event, the assignee's notice) in one statement on PostgreSQL
-    (filing.file_ticket). The ticket then joins the session as if it had been loaded.
+    The path is written for throughput (bench/bench_submit.py): one prepared statement for
+    the place, unit, routing facts, a possible duplicate, a claim of the key under a key of
+    before a rotation (replayed) and, on PostgreSQL, the day's number (_facts_statement);
+    then the key's claim and the rows (ticket, first event, the assignee's notice) in one
+    statement on PostgreSQL (filing.file_ticket). The ticket then joins the session as if it
+    had been loaded.
     """
     fingerprint = submission.fingerprint()
     key_hash, *earlier_hashes = _key_hashes(actor, idempotency_key)
@@ -137,16 +139,14 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     anonymous = _anonymous(submission, category)
     description = _description(submission.description)
     now = utcnow()
-    # Core on the session's connection: plain columns, nothing pending to autoflush yet; the
-    # ORM's execution and result layers cost a quarter of this query's CPU.
-    row = db.session.connection().execute(
-        _FACTS,
+    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+    row = _facts(
         {
             "code": submission.code, "category_id": category.id, "unit": submission.unit or "",
             "since": now - DUPLICATE_WINDOW, "person_id": actor.person_id,
-            "earlier_hashes": earlier_hashes,
-        },
-    ).first()
+            "earlier_hashes": earlier_hashes, "scope_day": f"-{day}",
+        }
+    )
     place = scan.place_of_row(row)
     if row.earlier_claim is not None:  # claimed under a key of before a rotation: a replay
         return Filed(_replay(_record([row.earlier_claim]), fingerprint), False)
@@ -156,7 +156,7 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     decision = routing.decide(category.kind, category.department_id, routing.facts_of(row))
     ticket = Ticket(
         id=new_id(),
-        number=next_number(place.ticket_prefix, now),
+        number=_number(place.ticket_prefix, day, row.day_number),
         kind=category.kind,
         category_id=category.id,
         building_id=place.building_id,
@@ -233,21 +233,69 @@ _is_rider = (
     .where(Rider.person_id == bindparam("person_id"), Rider.status == RiderStatus.ACTIVE)
     .exists()
 )
-# A claim of the same Idempotency-Key hashed with a key still accepted but no longer current
-# (webapp/keys.py verification_keys): its ticket is replayed. One index probe, no round trip.
-_earlier_claim = (
-    select(IdempotencyRecord.key_hash)
-    .where(IdempotencyRecord.key_hash.in_(bindparam("earlier_hashes", expanding=True)))
-    .limit(1)
-    .scalar_subquery()
-)
-_FACTS = routing.with_facts(
-    select(
-        *scan.PLACE_COLUMNS, _unit_id.label("unit_id"), _duplicate_id.label("duplicate_id"),
-        _is_rider.label("is_rider"), _earlier_claim.label("earlier_claim"),
-    ),
-    scan.PLACE_OF_CODE,
-).where(BuildingCode.code == bindparam("code"))
+
+
+def _facts_statement(dialect_name: str):
+    """The facts query; on PostgreSQL with the day's number taken in the same statement.
+
+    A claim of the same Idempotency-Key hashed with a key still accepted but no longer current
+    (webapp/keys.py verification_keys) is read too: its ticket is replayed. One index probe,
+    no round trip.
+
+    On PostgreSQL the statement also takes the next number of the street's day (the counter
+    row of "<ticket_prefix>-<day>", :scope_day being "-<day>"), when the code is live, no
+    earlier claim replays, and the unit asked for exists: the row's day_number, else NULL.
+    It runs in autocommit on a connection of its own (_own_engine), so that the counter's
+    row lock lasts for this statement only (see _number); the read facts are the same as in
+    the session's transaction would be (READ COMMITTED: each statement reads its own snapshot).
+    """
+    earlier_claim = (
+        select(IdempotencyRecord.key_hash)
+        .where(among(IdempotencyRecord.key_hash, dialect_name, "earlier_hashes"))
+        .limit(1)
+        .scalar_subquery()
+    )
+    facts = routing.with_facts(
+        select(
+            *scan.PLACE_COLUMNS, _unit_id.label("unit_id"), _duplicate_id.label("duplicate_id"),
+            _is_rider.label("is_rider"), earlier_claim.label("earlier_claim"),
+        ),
+        scan.PLACE_OF_CODE,
+    ).where(BuildingCode.code == bindparam("code"))
+    if dialect_name != "postgresql":
+        return facts.add_columns(null().label("day_number"))
+    facts = facts.cte("facts")
+    counters = TicketCounter.__table__
+    taken = (
+        postgresql.insert(counters)
+        .from_select(
+            ["scope", "value"],
+            select(facts.c.ticket_prefix + bindparam("scope_day"), literal(1)).where(
+                facts.c.revoked_at.is_(None),
+                facts.c.earlier_claim.is_(None),
+                or_(bindparam("unit") == "", facts.c.unit_id.is_not(None)),
+            ),
+        )
+        .on_conflict_do_update(index_elements=[counters.c.scope], set_={"value": counters.c.value + 1})
+        .returning(counters.c.value)
+        .cte("taken")
+    )
+    return select(facts, select(taken.c.value).scalar_subquery().label("day_number"))
+
+
+_FACTS = {name: PreparedStatement(_facts_statement(name)) for name in ("postgresql", "sqlite")}
+
+
+def _facts(params: dict):
+    """The facts row of a submission (the place of its code, routing, duplicate, rider,
+    earlier claim, day_number): on PostgreSQL in autocommit on _own_engine's connection,
+    elsewhere on the session's (nothing pending to autoflush yet). Prepared: SQLAlchemy's
+    execution and result layers cost a quarter of this query's CPU."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        with _own_engine().connect() as conn:
+            return _FACTS["postgresql"].first(conn, params)
+    connection = db.session.connection()
+    return _FACTS[connection.dialect.name].first(connection, params)
 
 
 def _assignee_shown(row, decision) -> dict | None:
@@ -255,8 +303,8 @@ def _assignee_shown(row, decision) -> dict | None:
     if decision.assignee_id is None:
         return None
     for name in routing.CANDIDATES:
-        if row._mapping[f"{name}_id"] == decision.assignee_id:
-            return assignee_label(row._mapping[f"{name}_name"], routing.roles_of(row, decision.assignee_id))
+        if getattr(row, f"{name}_id") == decision.assignee_id:
+            return assignee_label(getattr(row, f"{name}_name"), routing.roles_of(row, decision.assignee_id))
     return None  # the presenter reads them
 
 
@@ -286,22 +334,20 @@ def _description(text: str) -> str:
     return text
 
 
-def next_number(ticket_prefix: str, now: datetime) -> str:
-    """The next human number of the street's day, e.g. JY-20261122-0042 (Beijing date).
+def _number(ticket_prefix: str, day: str, day_number: int | None) -> str:
+    """The human number of a new ticket: the street's day (Beijing date) and its running
+    number, e.g. JY-20261122-0042.
 
-    On PostgreSQL the day's counter is taken in a transaction of its own, one statement
-    committed at once on a connection of _counter_engine (without waiting for its WAL flush:
-    see there): every submission of the street's day updates that one row, and a row lock
-    held until the submission commits would make them all wait in line. A submission that fails after this leaves a gap in the day's
-    numbers. SQLite has a single writer anyway: there the counter is part of the submission's
-    transaction.
+    On PostgreSQL the facts statement has taken it (day_number), in a transaction of its own
+    committed at once (without waiting for its WAL flush: see _own_engine): every submission
+    of the street's day updates that one row, and a row lock held until the submission
+    commits (its WAL flush included) would make them all wait in line. A submission that
+    fails after this leaves a gap in the day's numbers, as does a replay of a key. SQLite has
+    a single writer anyway: there the counter is part of the submission's transaction.
     """
-    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
     scope = f"{ticket_prefix}-{day}"
-    if db.session.get_bind().dialect.name == "postgresql":
-        with _counter_engine().connect() as conn:
-            value = conn.execute(_COUNTER_UPSERT, {"scope": scope}).scalar_one()
-        return f"{scope}-{value:04d}"
+    if day_number is not None:
+        return f"{scope}-{day_number:04d}"
     for _ in range(3):
         value = db.session.execute(
             update(TicketCounter)
@@ -320,27 +366,21 @@ def next_number(ticket_prefix: str, now: datetime) -> str:
     raise RuntimeError("could not allocate a ticket number")
 
 
-_COUNTER_UPSERT = (
-    postgresql.insert(TicketCounter)
-    .values(scope=bindparam("scope"), value=1)
-    .on_conflict_do_update(index_elements=[TicketCounter.scope], set_={"value": TicketCounter.value + 1})
-    .returning(TicketCounter.value)
-)
-_counter_engines: dict = {}
-_counter_lock = threading.Lock()
+_own_engines: dict = {}
+_own_lock = threading.Lock()
 
 
-def _counter_engine():
-    """An autocommit engine of this process for the counter statement, apart from the app's
-    pool: a request that holds a session connection never waits for a second one from the
-    same pool (with as many threads as the pool has connections, that wait would never end).
-    Its connections are held for one statement; beyond the pool size, extra ones are opened
-    and closed."""
+def _own_engine():
+    """An autocommit engine of this process for the facts statement (and the day's number in
+    it), apart from the app's pool: a request that holds a session connection never waits
+    for a second one from the same pool (with as many threads as the pool has connections,
+    that wait would never end). Its connections are held for one statement; beyond the pool
+    size, extra ones are opened and closed."""
     key = (os.getpid(), db.engine.url)  # a forked worker makes its own
-    engine = _counter_engines.get(key)
+    engine = _own_engines.get(key)
     if engine is None:
-        with _counter_lock:
-            engine = _counter_engines.get(key)
+        with _own_lock:
+            engine = _own_engines.get(key)
             if engine is None:
                 options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
                 engine = create_engine(
@@ -356,7 +396,7 @@ def _counter_engine():
                     # past this commit. A crash can only lose numbers no ticket committed with.
                     connect_args={"options": "-c synchronous_commit=off"},
                 )
-                _counter_engines[key] = engine
+                _own_engines[key] = engine
     return engine
 
 
