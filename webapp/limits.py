@@ -14,11 +14,12 @@ Keys (what one counter counts):
 - a person: the mini-program's bearer token's person (miniprogram_api.security.person_key), a
   console user (`console_user_key`), a phone-page guest.
 
-Who counts: Flask-Limiter counts the per-address budget of every API and phone-page path
-(application_limits) and the console's per-user limit; a view's own limits (`route_limit`:
-scans, submissions, uploads, sign-ins) and the caps below are counted directly by the
-limiter's strategy (`limiter.limiter`, the same storage), which costs a fraction of Flask-
-Limiter's route decorator.
+Who counts: Flask-Limiter counts the console's per-user limit (a blueprint limit); the
+per-address budget of every API and phone-page path (`_address_budget`, before each request),
+a view's own limits (`route_limit`: scans, submissions, uploads, sign-ins) and the caps below
+are counted directly by the limiter's strategy (`limiter.limiter`: the same storage, strategy
+and settings), which costs a fraction of Flask-Limiter's resolving of every limit of the app
+for every request (docs/performance.md).
 
 Every limit is a setting (a Flask-Limiter string such as "120/minute" or "50/day"), read per
 request, so a test or an operator changes it without touching code; docs/operations.md lists
@@ -115,11 +116,15 @@ def _limited_path() -> bool:
 
 limiter = Limiter(
     key_func=client_address,
-    # Every API path and the phone page: one per-address budget over all their routes.
-    application_limits=[setting("RATE_LIMIT_DEFAULT_PER_ADDRESS")],
-    application_limits_exempt_when=lambda: not _limited_path(),
     headers_enabled=False,  # Retry-After on a 429 only: X-RateLimit-* would cost a read per request
 )
+
+
+def _address_budget() -> None:
+    """Every API path and the phone page: one per-address budget over all their routes
+    (RATE_LIMIT_DEFAULT_PER_ADDRESS), counted before the request like a route_limit."""
+    if _limited_path():
+        _count("RATE_LIMIT_DEFAULT_PER_ADDRESS", (PREFIX, "address", client_address()))
 
 
 
@@ -130,8 +135,7 @@ def route_limit(setting_name: str, *, scope: str, key_func: Callable[[], str] = 
     Put outermost, so that a refused request costs no parsing, no login and no query. Flask-
     Limiter's own route decorator resolves and filters every limit of the app twice per
     request (before the request and in the view's wrapper): on the submission, the busiest
-    write, that was 7% of its CPU (docs/performance.md). The per-address limit of every path
-    (application_limits) stays with Flask-Limiter."""
+    write, that was 7% of its CPU (docs/performance.md)."""
 
     def decorator(view):
         @wraps(view)
@@ -234,6 +238,7 @@ def init_limits(app: Flask) -> None:
     config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
+    app.before_request(_address_budget)
 
 
 _limited_blueprints: set[str] = set()

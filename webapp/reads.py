@@ -20,6 +20,8 @@ statement the same whatever the number of ids.
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 from psycopg.rows import namedtuple_row
 from sqlalchemy import ARRAY, any_, bindparam
 
@@ -69,7 +71,10 @@ class PreparedStatement:
         driver = self._on_driver(connection)
         if driver is None:
             return connection.execute(self.statement, params).first()
-        return driver.run(connection, params, row_factory=namedtuple_row).fetchone()
+        if driver.row_type is None:  # names known only from the result
+            return driver.run(connection, params, row_factory=namedtuple_row).fetchone()
+        row = driver.run(connection, params).fetchone()
+        return driver.row_type._make(row) if row is not None else None
 
 
 class _DriverStatement:
@@ -85,6 +90,17 @@ class _DriverStatement:
             raise ValueError("a driver statement needs named parameters rendered once (no expanding IN)")
         self.sql = compiled.string
         self._compiled = compiled
+        # Rows by name, the names from the statement's columns: psycopg's own named rows read
+        # every name from each result.
+        names = [column.key for column in getattr(statement, "selected_columns", ())]
+        self.row_type = (
+            namedtuple("Row", names)
+            if names and all(
+                isinstance(name, str) and name.isidentifier() and not name.startswith("_") for name in names
+            )
+            and len(set(names)) == len(names)
+            else None
+        )
         # The parameters SQLAlchemy would convert before handing them to the driver.
         self._processors = [
             (name, processor)

@@ -23,9 +23,9 @@ without a second edit.
 from __future__ import annotations
 
 import inspect as pyinspect
-import json
 from datetime import datetime
 
+import orjson
 from sqlalchemy import bindparam, insert, inspect, literal, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
@@ -159,7 +159,7 @@ _UTC = UTCDateTime()
 
 
 def _json_value(value):
-    """A value json.dumps cannot write itself: a timestamp, in UTC as UTCDateTime stores it
+    """A value orjson is not to write itself: a timestamp, in UTC as UTCDateTime stores it
     (a naive one is refused there), in ISO 8601, which PostgreSQL reads back exactly."""
     if isinstance(value, datetime):
         return _UTC.process_bind_param(value, None).isoformat()
@@ -167,8 +167,13 @@ def _json_value(value):
 
 
 def _as_json(row: dict) -> str:
-    # Enum members are str subclasses: written as their values, as their columns store them.
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=_json_value)
+    """The row as one json text (orjson: a fifth of the standard library's cost). Enum members
+    are written as their values, as their columns store them; timestamps by _json_value; the
+    keys are the columns' names (SQLAlchemy's quoted_name, a str subclass: OPT_NON_STR_KEYS)."""
+    return orjson.dumps(row, default=_json_value, option=_ROW_OPTIONS).decode()
+
+
+_ROW_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
 
 def _insert_from_json(table, columns, param: str, source: str, sql_defaults=None) -> str:
@@ -234,8 +239,8 @@ def file_ticket(
         if message is not None:
             params["message"] = _as_json({k: message.get(k) for k in _MESSAGE_COLUMNS})
         # Prepared, on the session's connection (its transaction): nothing is pending to flush.
-        claim = _POSTGRESQL[message is not None].first(db.session.connection(), params)
-        record_id = claim.id if claim is not None else None
+        claim = _POSTGRESQL[message is not None].rows(db.session.connection(), params)
+        record_id = claim[0][0] if claim else None
     else:
         # The key's ticket is set once the ticket exists (foreign keys are checked at once).
         record_id = db.session.execute(
