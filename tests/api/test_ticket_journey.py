@@ -123,6 +123,27 @@ def test_same_key_same_body_makes_one_ticket(client, registry, resident):
     assert db.session.query(Ticket).count() == 1
 
 
+def test_refused_submissions_and_replays_take_no_day_number(client, registry, resident):
+    """The day's number is taken with the facts on PostgreSQL (one statement): a code that
+    does not exist, a unit the building lacks, a revoked code and a replay of a key take none."""
+    building = registry.buildings[0]
+    code = registry.codes[building.id]
+    key = "same-key-for-the-replay"
+    first = submit(client, resident, code, key=key)
+    assert first.status_code == 201 and first.get_json()["number"].endswith("-0001")
+    assert submit(client, resident, code, key=key).status_code == 200  # a replay
+    assert submit(client, resident, code, unit="99单元").status_code == 422  # no such unit
+    assert submit(client, resident, "NoSuchCode0000000000ab").status_code == 404
+    revoked = registry.codes[registry.buildings[1].id]
+    from webapp.registry.models import BuildingCode
+
+    db.session.query(BuildingCode).filter_by(code=revoked).update({"revoked_at": db.func.now()})
+    db.session.commit()
+    assert submit(client, resident, revoked).status_code == 410
+    second = submit(client, resident, code, unit="1单元")
+    assert second.status_code == 201 and second.get_json()["number"].endswith("-0002")
+
+
 def test_same_key_other_body_is_422(client, registry, resident):
     code = registry.codes[registry.buildings[0].id]
     submit(client, resident, code, key="k-2")

@@ -279,3 +279,18 @@ def test_process_memory_storage_counts_fixed_windows_without_a_thread(app, monke
     assert not any("short" in key for key in storage._counts)  # noqa: SLF001 - the test's own object
     assert started == [] and storage.check() is True
     assert storage.reset() >= 1 and strategy.test(item, "k")
+
+
+def test_limits_switched_off_count_nothing_and_log_no_failure(client, registry, limit, caplog):
+    """RATELIMIT_ENABLED off (an operator's switch): no 429 from any limit or cap, and no
+    "storage failed" error logged for every request."""
+    for name in ("RATE_LIMIT_DEFAULT_PER_ADDRESS", "RATE_LIMIT_SCAN_PER_CODE", "RATE_LIMIT_SUBMIT_PER_PERSON"):
+        limit(name, "1/minute")
+    limit("REPORTS_PER_PERSON_PER_DAY", "1/day")
+    limit("RATELIMIT_ENABLED", False)
+    code = registry.codes[registry.buildings[0].id]
+    alice = auth_headers(client, openid="alice")
+    for _ in range(3):
+        assert client.get(f"/api/v1/scan/{code}").status_code == 200
+        assert submit(client, alice, code).status_code == 201
+    assert not [r for r in caplog.records if "rate limit" in r.getMessage()]

@@ -41,6 +41,35 @@ def test_rows_of_the_ids_asked_whatever_their_number(registry):
         assert query.rows(connection, {"ids": []}) == []
 
 
+def test_first_reads_columns_by_name_as_sqlalchemy_does(registry):
+    """first(): the first row with its columns by name, the same row SQLAlchemy's execute
+    gives (psycopg's named rows, or a row type made once from the statement's columns)."""
+    building = registry.buildings[1]
+    labelled = _buildings(db.engine.dialect.name).add_columns(
+        sa.func.upper(Building.name).label("shouting")
+    )
+    with read_connection() as connection:
+        for statement in (labelled, sa.text("SELECT id, name FROM buildings WHERE id = :ids")):
+            params = {"ids": [building.id] if statement is labelled else building.id}
+            row = PreparedStatement(statement).first(connection, params)
+            expected = connection.execute(statement, params).first()
+            assert tuple(row) == tuple(expected) and row.id == building.id == expected.id
+            assert row.name == building.name
+        assert PreparedStatement(labelled).first(connection, {"ids": []}) is None
+
+
+def test_a_statement_with_a_text_rendered_per_execution_is_refused(registry):
+    """An expanding IN (or a literal_execute parameter) is rendered into the text at each
+    execution: no prepared statement on PostgreSQL; among() and literal_column() instead."""
+    statement = sa.select(Building.id).where(Building.id.in_(sa.bindparam("ids", expanding=True)))
+    with read_connection() as connection:
+        if connection.dialect.name != "postgresql":
+            assert PreparedStatement(statement).rows(connection, {"ids": []}) == []
+            return
+        with pytest.raises(ValueError, match="rendered once"):
+            PreparedStatement(statement).rows(connection, {"ids": []})
+
+
 def test_parameters_are_converted_as_sqlalchemy_would(registry):
     """A bound timestamp goes through UTCDateTime (a naive one is refused; psycopg alone would
     take it), and comes back as the same instant."""

@@ -126,14 +126,14 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     photos are claimed).
 
     The path is written for throughput (bench/bench_submit.py): one prepared statement for
-    the place, unit, routing facts, a possible duplicate, a claim of the key under a key of
-    before a rotation (replayed) and, on PostgreSQL, the day's number (_facts_statement);
+    the place, unit, routing facts, a possible duplicate, a claim of the key already made (a
+    retry: replayed) and, on PostgreSQL, the day's number (_facts_statement);
     then the key's claim and the rows (ticket, first event, the assignee's notice) in one
     statement on PostgreSQL (filing.file_ticket). The ticket then joins the session as if it
     had been loaded.
     """
     fingerprint = submission.fingerprint()
-    key_hash, *earlier_hashes = _key_hashes(actor, idempotency_key)
+    key_hashes = _key_hashes(actor, idempotency_key)
     scan.check_code(submission.code)
     category = _category(submission)
     anonymous = _anonymous(submission, category)
@@ -144,12 +144,12 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
         {
             "code": submission.code, "category_id": category.id, "unit": submission.unit or "",
             "since": now - DUPLICATE_WINDOW, "person_id": actor.person_id,
-            "earlier_hashes": earlier_hashes, "scope_day": f"-{day}",
+            "key_hashes": key_hashes, "scope_day": f"-{day}",
         }
     )
     place = scan.place_of_row(row)
-    if row.earlier_claim is not None:  # claimed under a key of before a rotation: a replay
-        return Filed(_replay(_record([row.earlier_claim]), fingerprint), False)
+    if row.claimed_key is not None:  # a retry of a submission filed before: a replay
+        return Filed(_replay(_record([row.claimed_key]), fingerprint), False)
     if submission.unit and row.unit_id is None:
         raise Invalid("该楼栋没有这个单元", errors={"unit": ["该楼栋没有这个单元"]})
     needs_review = screen_text(actor, description)
@@ -184,11 +184,11 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
         person_id, kind, note = notice
         shown = outbox.ticket_values(ticket, now, category=category.name, place=place.building_name)
         message = outbox.message_row(person_id, kind, {**shown, "note": note}, ticket.id, now)
-    if file_ticket(ticket, event, message, key_hash, fingerprint) is None:
+    if file_ticket(ticket, event, message, key_hashes[0], fingerprint) is None:
         # The key is taken, by a submission that has committed: a concurrent twin's claim
         # waits for the other transaction and finds the row once that one commits. (On
         # PostgreSQL the number taken above is left unused.)
-        record = _record([key_hash])
+        record = _record(key_hashes[:1])
         if record is None or record.ticket_id is None:
             raise RuntimeError("idempotency record without its ticket")
         return Filed(_replay(record, fingerprint), False)
@@ -238,27 +238,29 @@ _is_rider = (
 def _facts_statement(dialect_name: str):
     """The facts query; on PostgreSQL with the day's number taken in the same statement.
 
-    A claim of the same Idempotency-Key hashed with a key still accepted but no longer current
-    (webapp/keys.py verification_keys) is read too: its ticket is replayed. One index probe,
-    no round trip.
+    A claim of the same Idempotency-Key, hashed with any key still accepted (webapp/keys.py
+    verification_keys: the current one, or one of before a rotation), is read too: a retry of
+    a submission already filed is replayed before anything is built or numbered. One index
+    probe, no round trip. (A twin submitted at the same moment finds no claim here and is
+    caught by the claim's unique key in filing.file_ticket.)
 
     On PostgreSQL the statement also takes the next number of the street's day (the counter
     row of "<ticket_prefix>-<day>", :scope_day being "-<day>"), when the code is live, no
-    earlier claim replays, and the unit asked for exists: the row's day_number, else NULL.
+    claim replays, and the unit asked for exists: the row's day_number, else NULL.
     It runs in autocommit on a connection of its own (_own_engine), so that the counter's
     row lock lasts for this statement only (see _number); the read facts are the same as in
     the session's transaction would be (READ COMMITTED: each statement reads its own snapshot).
     """
-    earlier_claim = (
+    claimed_key = (
         select(IdempotencyRecord.key_hash)
-        .where(among(IdempotencyRecord.key_hash, dialect_name, "earlier_hashes"))
+        .where(among(IdempotencyRecord.key_hash, dialect_name, "key_hashes"))
         .limit(1)
         .scalar_subquery()
     )
     facts = routing.with_facts(
         select(
             *scan.PLACE_COLUMNS, _unit_id.label("unit_id"), _duplicate_id.label("duplicate_id"),
-            _is_rider.label("is_rider"), earlier_claim.label("earlier_claim"),
+            _is_rider.label("is_rider"), claimed_key.label("claimed_key"),
         ),
         scan.PLACE_OF_CODE,
     ).where(BuildingCode.code == bindparam("code"))
@@ -272,7 +274,7 @@ def _facts_statement(dialect_name: str):
             ["scope", "value"],
             select(facts.c.ticket_prefix + bindparam("scope_day"), literal(1)).where(
                 facts.c.revoked_at.is_(None),
-                facts.c.earlier_claim.is_(None),
+                facts.c.claimed_key.is_(None),
                 or_(bindparam("unit") == "", facts.c.unit_id.is_not(None)),
             ),
         )
@@ -288,7 +290,7 @@ _FACTS = {name: PreparedStatement(_facts_statement(name)) for name in ("postgres
 
 def _facts(params: dict):
     """The facts row of a submission (the place of its code, routing, duplicate, rider,
-    earlier claim, day_number): on PostgreSQL in autocommit on _own_engine's connection,
+    claim of the key, day_number): on PostgreSQL in autocommit on _own_engine's connection,
     elsewhere on the session's (nothing pending to autoflush yet). Prepared: SQLAlchemy's
     execution and result layers cost a quarter of this query's CPU."""
     if db.session.get_bind().dialect.name == "postgresql":
