@@ -62,3 +62,29 @@ def test_the_consoles_wish_box_and_ticket_page_are_logged(client, registry, resi
     assert page.detail == {"shown": ["wish_text"], "door": "console"} and page.target_id == wish
     assert trail.action_label(VIEWED) == "查看个人信息"
     assert trail.describe_detail(box.detail)[0] == "查看内容：心愿内容、反映人姓名"
+
+
+def test_a_staff_members_mobile_number_on_the_consoles_account_page_is_logged(client, registry):
+    """The account page shows a staff member's own mobile number (sealed at rest): another
+    admin's view of it is logged; one's own page, or a page without a number, is not."""
+    from tests.factories import make_person
+    from webapp.people.models import Role, StaffAssignment
+
+    admin = make_person("管理员", "13900000009", code="A001")
+    db.session.add(StaffAssignment(person_id=admin.id, role=Role.ADMIN))
+    worker = registry.workers[0]
+    worker.phone = "13812345678"
+    db.session.commit()
+    assert sign_in_as(client, admin).status_code == 303
+    assert client.get(f"/console/staff/{admin.id}").status_code == 200  # their own page
+    assert _views() == []
+    page = client.get(f"/console/staff/{worker.id}")
+    assert page.status_code == 200 and "13812345678" in page.get_data(as_text=True)
+    (entry,) = _views()
+    assert (entry.actor_id, entry.target_type, entry.target_id) == (admin.id, "person", worker.id)
+    assert entry.detail == {"shown": ["mobile_phone"], "door": "console"}
+    assert trail.describe_detail(entry.detail)[0] == "查看内容：手机号码"
+    worker.phone = None
+    db.session.commit()
+    assert client.get(f"/console/staff/{worker.id}").status_code == 200  # no number shown
+    assert len(_views()) == 1

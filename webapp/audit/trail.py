@@ -325,7 +325,7 @@ DETAIL_VALUES = {
     "community": "社区", "holiday": "节假日", "workday": "调休上班", "created": "新增", "updated": "更新",
     "open": "在办", "mine": "我的", "report": "随手拍", "wish": "心语心愿", "resident": "居民", "rider": "骑手",
     "wish_text": "心愿内容", "contact_phone": "联系电话", "reporter_name": "反映人姓名",
-    "rating_comment": "评价内容", "api": "小程序", "self": "本人申请",
+    "rating_comment": "评价内容", "mobile_phone": "手机号码", "api": "小程序", "self": "本人申请",
 }
 
 

@@ -17,6 +17,7 @@ from webapp.extensions import db
 from webapp.people import accounts
 from webapp.people.actors import Actor
 from webapp.people.models import ROLE_LABELS, Role
+from webapp.privacy import access
 from webapp.tickets import handover
 
 # The notice a page shows after a change (?done=...).
@@ -100,6 +101,11 @@ def staff_create(actor: Actor):
 
 def _person_page(actor: Actor, person_id: str, *, error: str | None = None, status: int = 200):
     row = accounts.staff_row(actor, person_id)
+    if access.person_viewed(
+        actor, person_id, shown=[access.MOBILE_PHONE] if row.phone else [], door="console",
+        address=request.remote_addr,
+    ):
+        db.session.commit()  # the page shows the number: its view is logged even on a 422
     page = render_template(
         "console/staff_person.html", row=row, fields=_role_fields(actor, row.grants),
         standins=accounts.standin_choices(actor, person_id) if not row.deactivated else [],

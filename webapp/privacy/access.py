@@ -1,7 +1,8 @@
 """The access log of personal data: one audit entry per view of it by staff.
 
 Personal data, as staff see it: a wish's text (心语心愿 are private), a reporter's contact phone
-in full, a reporter's name, a resident's rating comment. Each door calls one function per read
+in full, a reporter's name, a resident's rating comment, a staff member's own mobile number
+(the console's account page; the work phone is printed on signs on purpose). Each door calls one function per read
 path (a ticket's page or answer, a list), which writes at most ONE row (trail.record: one
 INSERT in the caller's transaction; the door commits). Nothing is written when nothing personal
 was shown (a report's page without a comment, a list without wishes), nor for the author's own
@@ -20,6 +21,7 @@ WISH_TEXT = "wish_text"
 CONTACT_PHONE = "contact_phone"
 REPORTER_NAME = "reporter_name"
 RATING_COMMENT = "rating_comment"
+MOBILE_PHONE = "mobile_phone"
 
 
 def ticket_viewed(
@@ -58,4 +60,17 @@ def tickets_listed(
     return trail.record(
         trail.Action.PERSONAL_DATA_VIEWED, actor_id=actor.person_id, target_type="tickets",
         address=address, detail={"shown": shown, "tickets": wish_ids, "door": door},
+    )
+
+
+def person_viewed(
+    actor: Actor, person_id: str, *, shown: list[str], door: str, address: str | None
+) -> trail.AuditEntry | None:
+    """A staff member saw another person's personal data (`shown`, e.g. MOBILE_PHONE on the
+    console's account page). None when nothing was shown or it is their own."""
+    if not shown or person_id == actor.person_id:
+        return None
+    return trail.record(
+        trail.Action.PERSONAL_DATA_VIEWED, actor_id=actor.person_id, target_type="person",
+        target_id=person_id, address=address, detail={"shown": shown, "door": door},
     )
