@@ -127,7 +127,6 @@ def _address_budget() -> None:
         _count("RATE_LIMIT_DEFAULT_PER_ADDRESS", (PREFIX, "address", client_address()))
 
 
-
 def route_limit(setting_name: str, *, scope: str, key_func: Callable[[], str] = client_address):
     """A view's own limit: the setting `setting_name` (a limit string) per key_func() (no
     limit for ""), counted by the limiter's strategy and storage, directly.

@@ -344,8 +344,10 @@ def _number(ticket_prefix: str, day: str, day_number: int | None) -> str:
     committed at once (without waiting for its WAL flush: see _own_engine): every submission
     of the street's day updates that one row, and a row lock held until the submission
     commits (its WAL flush included) would make them all wait in line. A submission that
-    fails after this leaves a gap in the day's numbers, as does a replay of a key. SQLite has
-    a single writer anyway: there the counter is part of the submission's transaction.
+    fails after this (a text WeChat finds risky, a photo not the sender's) leaves a gap in the
+    day's numbers, as does a twin sent at the same moment as its key's first submission (a
+    later retry is replayed before a number is taken). SQLite has a single writer anyway:
+    there the counter is part of the submission's transaction.
     """
     scope = f"{ticket_prefix}-{day}"
     if day_number is not None:
