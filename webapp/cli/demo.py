@@ -139,6 +139,9 @@ def setup() -> None:
     issued = issue_missing_codes()
     seed_calendar()  # the working-day calendar, from the chinesecalendar package
     seed_reply_templates()
+    # Committed first: a submission reads the code's place on a connection of its own
+    # (submission.submit_ticket), which sees committed rows only. A rerun adds what is missing.
+    db.session.commit()
     tickets = seed_demo_tickets()
     try:
         passwords.set_demo_password(demo_password)

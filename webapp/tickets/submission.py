@@ -123,7 +123,9 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     photo that does not fit, for a text WeChat finds risky, or for the same key reused with
     another body. When WeChat cannot judge the text, the ticket is kept and held for review.
     The caller commits, or rolls back after an error (the rows are written before the
-    photos are claimed).
+    photos are claimed). On PostgreSQL the code's place and routing facts are read outside
+    the session's transaction (_facts): the registry the submission relies on (codes,
+    buildings, staff) must be committed, as it always is for a request.
 
     The path is written for throughput (bench/bench_submit.py): one prepared statement for
     the place, unit, routing facts, a possible duplicate, a claim of the key already made (a
