@@ -180,7 +180,8 @@ def explain(ctx: Context, url: str, tokens_file: Path) -> list[str]:
     out = subprocess.run(
         [ctx.python, str(Path(__file__)), "--explain", url, str(tokens_file)],
         capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(harness.ROOT), "INSTANCE_DIR": str(ctx.tmp / "instance")},
+        env={**os.environ, "PYTHONPATH": str(harness.ROOT), "INSTANCE_DIR": str(ctx.tmp / "instance"),
+             "PERSONAL_DATA_KEY": harness.BENCH_PERSONAL_DATA_KEY},  # the actors' phones are sealed with it
     )
     if out.returncode != 0:
         return [f"(EXPLAIN failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode})"]
