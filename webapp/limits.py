@@ -124,7 +124,7 @@ def _address_budget() -> None:
     """Every API path and the phone page: one per-address budget over all their routes
     (RATE_LIMIT_DEFAULT_PER_ADDRESS), counted before the request like a route_limit."""
     if _limited_path():
-        _count("RATE_LIMIT_DEFAULT_PER_ADDRESS", (PREFIX, "address", client_address()))
+        _check("RATE_LIMIT_DEFAULT_PER_ADDRESS", (PREFIX, "address", client_address()), count=True)
 
 
 def route_limit(setting_name: str, *, scope: str, key_func: Callable[[], str] = client_address):
@@ -141,7 +141,7 @@ def route_limit(setting_name: str, *, scope: str, key_func: Callable[[], str] = 
         def limited(*args, **kwargs):
             key = key_func()
             if key:
-                _count(setting_name, (PREFIX, scope, key))
+                _check(setting_name, (PREFIX, scope, key), count=True)
             return view(*args, **kwargs)
 
         return limited
@@ -292,21 +292,24 @@ def _refuse(item, identifiers: tuple) -> None:
     raise TooManyRequests(headers={"Retry-After": str(_seconds_until(reset_at, item.get_expiry()))})
 
 
-def _count(setting_name: str, identifiers: tuple) -> None:
-    """Count one hit on a limit; 429 once it is used up. If the storage fails (Redis down),
-    the limit is skipped and the failure logged, as RATELIMIT_SWALLOW_ERRORS does for
-    Flask-Limiter's own limits."""
+def _check(setting_name: str, identifiers: tuple, *, count: bool) -> None:
+    """Count one hit on a limit (count) or only test it; 429 once it is used up. If the
+    storage fails (Redis down), the limit is skipped and the failure logged, as
+    RATELIMIT_SWALLOW_ERRORS does for Flask-Limiter's own limits."""
     item = _limit_of(setting_name)
     if item is None:
         return
+    strategy = limiter.limiter
     try:
-        if limiter.limiter.hit(item, *identifiers):
+        if (strategy.hit if count else strategy.test)(item, *identifiers):
             return
         _refuse(item, identifiers)
     except TooManyRequests:
         raise
     except Exception:
-        current_app.logger.exception("rate limit storage failed; %s not counted", setting_name)
+        current_app.logger.exception(
+            "rate limit storage failed; %s not %s", setting_name, "counted" if count else "checked"
+        )
 
 
 def _cap_identifiers(setting_name: str, key: str) -> tuple:
@@ -317,18 +320,7 @@ def cap_reached(setting_name: str, key: str) -> None:
     """Raise TooManyRequests (429, Retry-After) if the cap of `setting_name` is used up for key.
 
     Counts nothing: call count_cap once the counted thing really happened."""
-    item = _limit_of(setting_name)
-    if item is None:
-        return
-    identifiers = _cap_identifiers(setting_name, key)
-    try:
-        if limiter.limiter.test(item, *identifiers):
-            return
-        _refuse(item, identifiers)
-    except TooManyRequests:
-        raise
-    except Exception:
-        current_app.logger.exception("rate limit storage failed; cap %s not checked", setting_name)
+    _check(setting_name, _cap_identifiers(setting_name, key), count=False)
 
 
 def count_cap(setting_name: str, key: str) -> None:
