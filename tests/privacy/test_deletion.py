@@ -89,5 +89,6 @@ def test_the_command_deletes_by_openid_or_phone(app_ctx, runner, registry):
     assert db.session.get(Person, second.id).phone is None
     unknown = runner.invoke(args=["privacy", "delete-person", "nobody", "--yes"])
     assert unknown.exit_code != 0 and "未找到该人员" in unknown.output
-    staff = runner.invoke(args=["privacy", "delete-person", registry.workers[0].id, "--yes"])
+    # "--": an id may start with "-" (URL-safe base64), which click would read as an option.
+    staff = runner.invoke(args=["privacy", "delete-person", "--yes", "--", registry.workers[0].id])
     assert staff.exit_code != 0 and "工作人员账号" in staff.output

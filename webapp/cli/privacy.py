@@ -50,7 +50,10 @@ def purge(days: float | None) -> None:
 @click.option("--yes", is_flag=True, help="不再确认")
 def delete_person(reference: str, yes: bool) -> None:
     """A resident's deletion request, by person id, openid or phone number: their personal
-    data is erased, their tickets stay without it (webapp/privacy/deletion.py)."""
+    data is erased, their tickets stay without it (webapp/privacy/deletion.py).
+
+    An id that starts with "-" (ids are URL-safe base64) goes after "--", as in
+    `flask privacy delete-person --yes -- -7Xb...`, or it is read as an option."""
     try:
         person = deletion.find_person(reference)
         if not yes:
