@@ -2,10 +2,10 @@
 
 Personal data, as staff see it: a wish's text (心语心愿 are private), a reporter's contact phone
 in full, a reporter's name, a resident's rating comment, a staff member's own mobile number
-(the console's account page; the work phone is printed on signs on purpose). Each door calls one function per read
-path (a ticket's page or answer, a list), which writes at most ONE row (trail.record: one
-INSERT in the caller's transaction; the door commits). Nothing is written when nothing personal
-was shown (a report's page without a comment, a list without wishes), nor for the author's own
+(the console's account page; the work phone is printed on signs on purpose). Each door calls
+one function per read path (a ticket's page or answer, a list, a person's page), which writes
+at most ONE row (trail.record: one INSERT in the caller's transaction; the door commits).
+Nothing is written when nothing personal was shown (a report's page without a comment, a list without wishes), nor for the author's own
 ticket. A full number shown in the console after a reason is chosen is its own entry
 (phone_shown, webapp/console/work.py).
 """

@@ -167,7 +167,7 @@ def _json_value(value):
 
 
 def _as_json(row: dict) -> str:
-    """The row as one json text (orjson: a fifth of the standard library's cost). Enum members
+    """The row as one json text (orjson, cheaper than json.dumps: docs/performance.md). Enum members
     are written as their values, as their columns store them; timestamps by _json_value; the
     keys are the columns' names (SQLAlchemy's quoted_name, a str subclass: OPT_NON_STR_KEYS)."""
     return orjson.dumps(row, default=_json_value, option=_ROW_OPTIONS).decode()
