@@ -5,8 +5,8 @@ in full, a reporter's name, a resident's rating comment, a staff member's own mo
 (the console's account page; the work phone is printed on signs on purpose). Each door calls
 one function per read path (a ticket's page or answer, a list, a person's page), which writes
 at most ONE row (trail.record: one INSERT in the caller's transaction; the door commits).
-Nothing is written when nothing personal was shown (a report's page without a comment, a list without wishes), nor for the author's own
-ticket. A full number shown in the console after a reason is chosen is its own entry
+Nothing is written when nothing personal was shown (a report's page without a comment, a list
+without wishes), nor for the author's own ticket. A full number shown in the console after a reason is chosen is its own entry
 (phone_shown, webapp/console/work.py).
 """
 from __future__ import annotations
