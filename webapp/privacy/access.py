@@ -6,8 +6,8 @@ in full, a reporter's name, a resident's rating comment, a staff member's own mo
 one function per read path (a ticket's page or answer, a list, a person's page), which writes
 at most ONE row (trail.record: one INSERT in the caller's transaction; the door commits).
 Nothing is written when nothing personal was shown (a report's page without a comment, a list
-without wishes), nor for the author's own ticket. A full number shown in the console after a reason is chosen is its own entry
-(phone_shown, webapp/console/work.py).
+without wishes), nor for the author's own ticket or one's own page. A full number shown in the
+console after a reason is chosen is its own entry (phone_shown, webapp/console/work.py).
 """
 from __future__ import annotations
 
