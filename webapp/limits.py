@@ -51,7 +51,7 @@ from limits.storage import Storage
 from webapp.errors import TooManyRequests
 
 API_PREFIX = "/api/"
-PREFIX = "gridreport"  # of every counter's key (RATELIMIT_KEY_PREFIX for Flask-Limiter's own)
+PREFIX = "gridreport"  # RATELIMIT_KEY_PREFIX's default: the first part of every counter's key
 PHONE_PAGE_PREFIXES = ("/b/", "/t/")
 
 
@@ -124,7 +124,7 @@ def _address_budget() -> None:
     """Every API path and the phone page: one per-address budget over all their routes
     (RATE_LIMIT_DEFAULT_PER_ADDRESS), counted before the request like a route_limit."""
     if _limited_path():
-        _check("RATE_LIMIT_DEFAULT_PER_ADDRESS", (PREFIX, "address", client_address()), count=True)
+        _check("RATE_LIMIT_DEFAULT_PER_ADDRESS", _identifiers("address", client_address()), count=True)
 
 
 def route_limit(setting_name: str, *, scope: str, key_func: Callable[[], str] = client_address):
@@ -141,7 +141,7 @@ def route_limit(setting_name: str, *, scope: str, key_func: Callable[[], str] = 
         def limited(*args, **kwargs):
             key = key_func()
             if key:
-                _check(setting_name, (PREFIX, scope, key), count=True)
+                _check(setting_name, _identifiers(scope, key), count=True)
             return view(*args, **kwargs)
 
         return limited
@@ -312,8 +312,14 @@ def _check(setting_name: str, identifiers: tuple, *, count: bool) -> None:
         )
 
 
+def _identifiers(*parts: str) -> tuple:
+    """A counter's identifiers, the app's RATELIMIT_KEY_PREFIX first, as Flask-Limiter keys its
+    own: two deployments (or two test runs) on one Redis never share a counter."""
+    return (current_app.config.get("RATELIMIT_KEY_PREFIX") or PREFIX, *parts)
+
+
 def _cap_identifiers(setting_name: str, key: str) -> tuple:
-    return PREFIX, "cap", setting_name.lower(), key
+    return _identifiers("cap", setting_name.lower(), key)
 
 
 def cap_reached(setting_name: str, key: str) -> None:

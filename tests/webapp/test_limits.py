@@ -294,3 +294,14 @@ def test_limits_switched_off_count_nothing_and_log_no_failure(client, registry, 
         assert client.get(f"/api/v1/scan/{code}").status_code == 200
         assert submit(client, alice, code).status_code == 201
     assert not [r for r in caplog.records if "rate limit" in r.getMessage()]
+
+
+def test_counters_are_keyed_by_the_apps_key_prefix(client, registry, limit):
+    """RATELIMIT_KEY_PREFIX leads every counter's key, the direct ones too: two deployments (or
+    test runs) sharing one Redis never share a count."""
+    limit("RATE_LIMIT_SCAN_PER_CODE", "2/minute")
+    code = registry.codes[registry.buildings[0].id]
+    limit("RATELIMIT_KEY_PREFIX", "deployment-a")
+    assert [client.get(f"/api/v1/scan/{code}").status_code for _ in range(3)] == [200, 200, 429]
+    limit("RATELIMIT_KEY_PREFIX", "deployment-b")
+    assert client.get(f"/api/v1/scan/{code}").status_code == 200
