@@ -66,6 +66,16 @@ class PreparedStatement:
             return connection.execute(self.statement, params).all()
         return driver.run(connection, params).fetchall()
 
+    def all(self, connection, params: dict) -> list:
+        """Every row, their columns readable by name (row.building_id)."""
+        driver = self._on_driver(connection)
+        if driver is None:
+            return connection.execute(self.statement, params).all()
+        if driver.row_type is None:  # names known only from the result
+            return driver.run(connection, params, row_factory=namedtuple_row).fetchall()
+        make = driver.row_type._make
+        return [make(row) for row in driver.run(connection, params).fetchall()]
+
     def first(self, connection, params: dict):
         """The first row, its columns readable by name (row.building_id), or None."""
         driver = self._on_driver(connection)

@@ -35,7 +35,7 @@ from sqlalchemy.schema import DefaultClause
 from webapp.columns import UTCDateTime
 from webapp.extensions import db
 from webapp.notifications.models import OutboxMessage
-from webapp.reads import PreparedStatement
+from webapp.reads import PreparedStatement, read_connection
 from webapp.tickets.models import IdempotencyRecord, Ticket, TicketEvent
 
 _records = IdempotencyRecord.__table__
@@ -219,12 +219,21 @@ _POSTGRESQL = {
 
 
 def file_ticket(
-    ticket: Ticket, event: TicketEvent, message: dict | None, key_hash: str, fingerprint: str
+    ticket: Ticket, event: TicketEvent, message: dict | None, key_hash: str, fingerprint: str,
+    *, on_its_own: bool = False,
 ) -> int | None:
     """Claim the key and write the new (transient) ticket, its event and the outbox row
     `message` (outbox.message_row, or None); the ticket, its column defaults filled in, then
     joins the session as if loaded. Returns the claim's id, or None when the key was taken
-    (nothing written)."""
+    (nothing written).
+
+    on_its_own (PostgreSQL; ignored elsewhere): these rows are all the request writes (a
+    submission with no photo to claim), so the one statement runs in autocommit, on a pooled
+    connection outside the session's transaction (read_connection): it commits by itself,
+    durably (the server's synchronous_commit), all or nothing as any statement, and saves the
+    BEGIN and COMMIT round trips. A twin waiting on the key's claim then waits for this
+    statement only. Otherwise the rows are written in the session's transaction, which the
+    caller commits."""
     ticket_row = TICKET_ROWS.row(ticket)
     event_row = EVENT_ROWS.row(event)
     event_row["ticket_id"] = ticket.id
@@ -232,14 +241,18 @@ def file_ticket(
         "key_hash": key_hash, "fingerprint": fingerprint, "ticket_id": ticket.id,
         "created_at": ticket.created_at,
     }
-    if db.session.get_bind().dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql":
         params = {f"k_{k}": v for k, v in record.items()}
         params["ticket"] = _as_json(ticket_row)
         params["event"] = _as_json(event_row)
         if message is not None:
             params["message"] = _as_json({k: message.get(k) for k in _MESSAGE_COLUMNS})
-        # Prepared, on the session's connection (its transaction): nothing is pending to flush.
-        claim = _POSTGRESQL[message is not None].rows(db.session.connection(), params)
+        statement = _POSTGRESQL[message is not None]
+        if on_its_own:
+            with read_connection() as connection:
+                claim = statement.rows(connection, params)
+        else:  # on the session's connection (its transaction): nothing is pending to flush
+            claim = statement.rows(db.session.connection(), params)
         record_id = claim[0][0] if claim else None
     else:
         # The key's ticket is set once the ticket exists (foreign keys are checked at once).

@@ -186,7 +186,9 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
         person_id, kind, note = notice
         shown = outbox.ticket_values(ticket, now, category=category.name, place=place.building_name)
         message = outbox.message_row(person_id, kind, {**shown, "note": note}, ticket.id, now)
-    if file_ticket(ticket, event, message, key_hashes[0], fingerprint) is None:
+    if file_ticket(
+        ticket, event, message, key_hashes[0], fingerprint, on_its_own=not submission.photo_ids
+    ) is None:
         # The key is taken, by a submission that has committed: a concurrent twin's claim
         # waits for the other transaction and finds the row once that one commits. (On
         # PostgreSQL the number taken above is left unused.)
@@ -295,7 +297,7 @@ def _facts(params: dict):
     claim of the key, day_number): on PostgreSQL in autocommit on _own_engine's connection,
     elsewhere on the session's (nothing pending to autoflush yet). Prepared: SQLAlchemy's
     execution and result layers cost a quarter of this query's CPU."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql":
         with _own_engine().connect() as conn:
             return _FACTS["postgresql"].first(conn, params)
     connection = db.session.connection()
