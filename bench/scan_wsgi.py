@@ -6,7 +6,7 @@ SQLALCHEMY_ENGINE_OPTIONS, to measure pool settings. With
 BENCH_PREFILL_CODES=<file> it first scans every code of the file once through the real
 scan.scan, in gunicorn's master before the workers fork (hence --preload), so that every
 worker starts with each building's static part in its per-process cache; the engine's pool is
-then emptied so that no connection is shared across the fork.
+then emptied (and the autocommit engines') so that no connection is shared across the fork.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ app = create_app(**_overrides)
 _prefill = os.environ.get("BENCH_PREFILL_CODES")
 if _prefill:
     from webapp.extensions import db
+    from webapp.reads import dispose_autocommit_engines
     from webapp.registry import scan
 
     with app.app_context():
@@ -36,3 +37,4 @@ if _prefill:
                     scan.scan(line.strip())
         db.session.remove()
         db.engine.dispose()
+        dispose_autocommit_engines()

@@ -277,6 +277,7 @@ def _discard_session(*, empty_pool: bool) -> None:
     request (SQLAlchemy's own invalidation does so for the errors it sees; webapp/reads.py's
     driver path does not)."""
     from webapp.extensions import db
+    from webapp.reads import dispose_autocommit_engines
 
     try:
         db.session.rollback()
@@ -285,6 +286,7 @@ def _discard_session(*, empty_pool: bool) -> None:
     if empty_pool:
         try:
             db.engine.dispose()  # idle connections closed; those in use dropped when returned
+            dispose_autocommit_engines()
         except Exception:  # noqa: BLE001  # nosec B110  # the pool is being dropped anyway
             pass
 

@@ -1,8 +1,9 @@
 """Statements of the hottest paths, run with as little between them and the driver as possible.
 
 `read_connection()` is a pooled connection for reads that need no transaction: in autocommit
-on PostgreSQL (each statement reads its own snapshot; no BEGIN and COMMIT round trips; and
-psycopg keeps its prepared statements, which a ROLLBACK would drop), a plain one on SQLite.
+on PostgreSQL (autocommit_engine: each statement reads its own snapshot; no BEGIN and COMMIT
+round trips; and psycopg keeps its prepared statements, which a ROLLBACK would drop), a plain
+one on SQLite. A write that is one statement may run there too: it commits by itself.
 
 `PreparedStatement` runs a Core statement (a read, or a write such as the submission's) on a
 connection: a read_connection(), the session's, or an engine's of its own. On PostgreSQL it is
@@ -20,21 +21,86 @@ statement the same whatever the number of ids.
 """
 from __future__ import annotations
 
+import os
+import threading
 from collections import namedtuple
 
+from flask import current_app
 from psycopg.rows import namedtuple_row
-from sqlalchemy import ARRAY, any_, bindparam
+from sqlalchemy import ARRAY, Engine, any_, bindparam, create_engine
 
 from webapp.extensions import db
 
 
 def read_connection():
-    """A pooled connection for reads outside the session's transaction (a context manager)."""
-    engine = db.engine
-    if engine.dialect.name == "postgresql":
-        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    # SQLite: toggling autocommit costs a PRAGMA on return to the pool; a plain read is cheaper.
-    return engine.connect()
+    """A pooled connection for reads outside the session's transaction, or for a write that is
+    one statement (a context manager): autocommit_engine()'s on PostgreSQL, the app's on
+    SQLite (toggling autocommit there costs a PRAGMA on return to the pool; a plain read is
+    cheaper)."""
+    if db.engine.dialect.name == "postgresql":
+        return autocommit_engine().connect()
+    return db.engine.connect()
+
+
+def session_in_transaction() -> bool:
+    """Whether the request's session has begun a transaction (read or written anything that
+    a statement on another connection would not see, or that it must commit with)."""
+    sessions = db.session.registry  # the request's session, if it was made yet
+    return sessions.has() and sessions().in_transaction()
+
+
+_autocommit_engines: dict = {}
+_autocommit_lock = threading.Lock()
+
+
+def autocommit_engine(*, durable: bool = True) -> Engine:
+    """This process's engine in autocommit on the app's database (PostgreSQL), apart from the
+    app's pool, for statements outside the session's transaction: no BEGIN and COMMIT round
+    trips, and no isolation level switched and reset at each checkout. A request that holds
+    a session connection never waits for a second one from the same pool (with as many
+    threads as the pool has connections, that wait would never end).
+
+    durable=False: a commit that does not wait for its WAL flush (synchronous_commit off),
+    for a statement whose effect only matters once a later durable commit has used it (the
+    day's ticket number: webapp/tickets/submission.py). Each statement commits by itself.
+
+    Its pool keeps as many connections as the app's (pool_size), beyond which extra ones are
+    opened and closed; pre-ping and recycling as the app's (SQLALCHEMY_ENGINE_OPTIONS). One
+    per database and settings; a forked process makes its own.
+    dispose_autocommit_engines() empties them (a lost database: webapp/errors.py)."""
+    options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    pool = (
+        int(options.get("pool_size") or 5),
+        bool(options.get("pool_pre_ping", False)),
+        int(options.get("pool_recycle") or -1),
+    )
+    key = (os.getpid(), db.engine.url, durable, pool)
+    engine = _autocommit_engines.get(key)
+    if engine is None:
+        with _autocommit_lock:
+            engine = _autocommit_engines.get(key)
+            if engine is None:
+                pool_size, pre_ping, recycle = pool
+                engine = create_engine(
+                    db.engine.url,
+                    isolation_level="AUTOCOMMIT",
+                    pool_size=pool_size,
+                    max_overflow=-1,
+                    pool_pre_ping=pre_ping,
+                    pool_recycle=recycle,
+                    connect_args={} if durable else {"options": "-c synchronous_commit=off"},
+                )
+                _autocommit_engines[key] = engine
+    return engine
+
+
+def dispose_autocommit_engines() -> None:
+    """Close the idle connections of this process's autocommit engines (those in use are
+    dropped when returned): after a database restart each would fail one request."""
+    pid = os.getpid()
+    for (owner, *_settings), engine in list(_autocommit_engines.items()):
+        if owner == pid:
+            engine.dispose()
 
 
 def among(column, dialect_name: str, name: str = "ids"):

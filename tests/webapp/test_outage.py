@@ -169,6 +169,7 @@ def test_a_restart_while_idle_heals_the_pool(cluster, outage_app, pre_ping):
     code = registry.codes[registry.buildings[0].id]
     client = outage_app.test_client()
     options = {**outage_app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": pre_ping}
+    outage_app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options  # the autocommit engines' too
     db.engine.dispose()
     db.engines[None] = sa.create_engine(cluster.url(), **options)
     assert client.get(f"/api/v1/scan/{code}").status_code == 200

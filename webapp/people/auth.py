@@ -27,7 +27,7 @@ from webapp.extensions import db
 from webapp.keys import accepted_secrets, derived_key, legacy_accepted
 from webapp.people.actors import Actor, load_actor
 from webapp.people.models import AuthSession, Person, Rider, RiderStatus, Role, StaffAssignment
-from webapp.reads import PreparedStatement, read_connection
+from webapp.reads import PreparedStatement, read_connection, session_in_transaction
 from webapp.wechat import get_wechat
 
 TOKEN_BYTES = 32
@@ -221,15 +221,14 @@ def _assignments(rows) -> list[_Assignment]:
 
 
 def _session_actor_rows(token_hash: str) -> list:
-    """_SESSION_ACTOR's rows: in the session's transaction if one is under way (a caller that
-    has just started the session, uncommitted), else on a read connection of its own (a
-    request: no BEGIN and COMMIT round trips for it on PostgreSQL)."""
+    """_SESSION_ACTOR's rows. On PostgreSQL, unless the session's transaction is under way (a
+    caller that has just started the session, uncommitted), on a read connection of its own:
+    no BEGIN and COMMIT round trips for it. Elsewhere in the session's transaction."""
     params = {"token_hash": token_hash}
-    sessions = db.session.registry  # the request's session, if it was made yet
-    if sessions.has() and sessions().in_transaction():
-        return _SESSION_ACTOR_ROWS.all(db.session.connection(), params)
-    with read_connection() as connection:
-        return _SESSION_ACTOR_ROWS.all(connection, params)
+    if db.engine.dialect.name == "postgresql" and not session_in_transaction():
+        with read_connection() as connection:
+            return _SESSION_ACTOR_ROWS.all(connection, params)
+    return _SESSION_ACTOR_ROWS.all(db.session.connection(), params)
 
 
 def authenticate(token: str | None) -> Actor:

@@ -9,14 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import bindparam, create_engine, insert, literal, literal_column, null, or_, select, update
+from sqlalchemy import bindparam, insert, literal, literal_column, null, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
@@ -28,7 +26,7 @@ from webapp.notifications import outbox
 from webapp.people.actors import Actor
 from webapp.people.models import Person, Rider, RiderStatus
 from webapp.people.persons import assignee_label
-from webapp.reads import PreparedStatement, among
+from webapp.reads import PreparedStatement, among, autocommit_engine, session_in_transaction
 from webapp.registry import scan
 from webapp.registry.models import Building, BuildingCode, TicketKind, Unit
 from webapp.tickets import notices, routing, wishes
@@ -154,7 +152,7 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
         return Filed(_replay(_record([row.claimed_key]), fingerprint), False)
     if submission.unit and row.unit_id is None:
         raise Invalid("该楼栋没有这个单元", errors={"unit": ["该楼栋没有这个单元"]})
-    needs_review = screen_text(actor, description)
+    needs_review = screen_text(row.reporter_openid, description)
     decision = routing.decide(category.kind, category.department_id, routing.facts_of(row))
     ticket = Ticket(
         id=new_id(),
@@ -186,9 +184,10 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
         person_id, kind, note = notice
         shown = outbox.ticket_values(ticket, now, category=category.name, place=place.building_name)
         message = outbox.message_row(person_id, kind, {**shown, "note": note}, ticket.id, now)
-    if file_ticket(
-        ticket, event, message, key_hashes[0], fingerprint, on_its_own=not submission.photo_ids
-    ) is None:
+    # The rows are the request's only write unless photos are claimed with them, or the
+    # request wrote before (the phone page's new guest): then they join the session's transaction.
+    on_its_own = not submission.photo_ids and not session_in_transaction()
+    if file_ticket(ticket, event, message, key_hashes[0], fingerprint, on_its_own=on_its_own) is None:
         # The key is taken, by a submission that has committed: a concurrent twin's claim
         # waits for the other transaction and finds the row once that one commits. (On
         # PostgreSQL the number taken above is left unused.)
@@ -237,6 +236,8 @@ _is_rider = (
     .where(Rider.person_id == bindparam("person_id"), Rider.status == RiderStatus.ACTIVE)
     .exists()
 )
+# The reporter's openid, for WeChat's content check of the text (screen_text).
+_reporter_openid = select(Person.openid).where(Person.id == bindparam("person_id")).scalar_subquery()
 
 
 def _facts_statement(dialect_name: str):
@@ -251,7 +252,7 @@ def _facts_statement(dialect_name: str):
     On PostgreSQL the statement also takes the next number of the street's day (the counter
     row of "<ticket_prefix>-<day>", :scope_day being "-<day>"), when the code is live, no
     claim replays, and the unit asked for exists: the row's day_number, else NULL.
-    It runs in autocommit on a connection of its own (_own_engine), so that the counter's
+    It runs in autocommit on a connection of its own (reads.autocommit_engine), so that the counter's
     row lock lasts for this statement only (see _number); the read facts are the same as in
     the session's transaction would be (READ COMMITTED: each statement reads its own snapshot).
     """
@@ -265,6 +266,7 @@ def _facts_statement(dialect_name: str):
         select(
             *scan.PLACE_COLUMNS, _unit_id.label("unit_id"), _duplicate_id.label("duplicate_id"),
             _is_rider.label("is_rider"), claimed_key.label("claimed_key"),
+            _reporter_openid.label("reporter_openid"),
         ),
         scan.PLACE_OF_CODE,
     ).where(BuildingCode.code == bindparam("code"))
@@ -294,11 +296,12 @@ _FACTS = {name: PreparedStatement(_facts_statement(name)) for name in ("postgres
 
 def _facts(params: dict):
     """The facts row of a submission (the place of its code, routing, duplicate, rider,
-    claim of the key, day_number): on PostgreSQL in autocommit on _own_engine's connection,
-    elsewhere on the session's (nothing pending to autoflush yet). Prepared: SQLAlchemy's
-    execution and result layers cost a quarter of this query's CPU."""
+    claim of the key, day_number): on PostgreSQL in autocommit on a connection outside the
+    session (reads.autocommit_engine, not durable: see _number), elsewhere on the session's
+    (nothing pending to autoflush yet). Prepared: SQLAlchemy's execution and result layers
+    cost a quarter of this query's CPU."""
     if db.engine.dialect.name == "postgresql":
-        with _own_engine().connect() as conn:
+        with autocommit_engine(durable=False).connect() as conn:
             return _FACTS["postgresql"].first(conn, params)
     connection = db.session.connection()
     return _FACTS[connection.dialect.name].first(connection, params)
@@ -345,9 +348,11 @@ def _number(ticket_prefix: str, day: str, day_number: int | None) -> str:
     number, e.g. JY-20261122-0042.
 
     On PostgreSQL the facts statement has taken it (day_number), in a transaction of its own
-    committed at once (without waiting for its WAL flush: see _own_engine): every submission
-    of the street's day updates that one row, and a row lock held until the submission
-    commits (its WAL flush included) would make them all wait in line. A submission that
+    committed at once, without waiting for its WAL flush (reads.autocommit_engine(durable=
+    False)): every submission of the street's day updates that one row, and a row lock held
+    until the submission commits (its WAL flush included) would make them all wait in line.
+    A ticket that uses the number commits later, durably, which flushes the WAL up to and
+    past the counter's commit: a crash can only lose numbers no ticket committed with. A submission that
     fails after this (a text WeChat finds risky, a photo not the sender's) leaves a gap in the
     day's numbers, as does a twin sent at the same moment as its key's first submission (a
     later retry is replayed before a number is taken). SQLite has a single writer anyway:
@@ -374,42 +379,9 @@ def _number(ticket_prefix: str, day: str, day_number: int | None) -> str:
     raise RuntimeError("could not allocate a ticket number")
 
 
-_own_engines: dict = {}
-_own_lock = threading.Lock()
-
-
-def _own_engine():
-    """An autocommit engine of this process for the facts statement (and the day's number in
-    it), apart from the app's pool: a request that holds a session connection never waits
-    for a second one from the same pool (with as many threads as the pool has connections,
-    that wait would never end). Its connections are held for one statement; beyond the pool
-    size, extra ones are opened and closed."""
-    key = (os.getpid(), db.engine.url)  # a forked worker makes its own
-    engine = _own_engines.get(key)
-    if engine is None:
-        with _own_lock:
-            engine = _own_engines.get(key)
-            if engine is None:
-                options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
-                engine = create_engine(
-                    db.engine.url,
-                    isolation_level="AUTOCOMMIT",
-                    # As many as the threads of a process may ask for at once (pool_size of
-                    # the app's engine): a connection opened per statement costs more than it.
-                    pool_size=int((options.get("pool_size") or 5)),
-                    max_overflow=-1,
-                    pool_pre_ping=bool(options.get("pool_pre_ping", False)),
-                    # The counter's commit need not wait for its own WAL flush: a ticket that
-                    # uses the number commits later, durably, which flushes the WAL up to and
-                    # past this commit. A crash can only lose numbers no ticket committed with.
-                    connect_args={"options": "-c synchronous_commit=off"},
-                )
-                _own_engines[key] = engine
-    return engine
-
-
-def screen_text(actor: Actor, text: str) -> bool:
-    """Check a description with WeChat's content security; True means "hold for review".
+def screen_text(openid: str | None, text: str) -> bool:
+    """Check a description with WeChat's content security, as the reporter of this openid
+    wrote it; True means "hold for review".
 
     A risky text is refused (422). WeChat unreachable, unsure ("review") or unable to judge
     (no openid: a plain-browser reporter) keeps the ticket but holds it back from public lists.
@@ -417,11 +389,10 @@ def screen_text(actor: Actor, text: str) -> bool:
     wechat = get_wechat()
     if not wechat.is_configured:
         return False
-    person = db.session.get(Person, actor.person_id)
-    if person is None or not person.openid:
+    if not openid:
         return True
     try:
-        suggest = wechat.check_text(person.openid, text, scene=CONTENT_SCENE_COMMENT)
+        suggest = wechat.check_text(openid, text, scene=CONTENT_SCENE_COMMENT)
     except (WeChatUnavailable, WeChatError):
         current_app.logger.warning("content check unavailable; ticket held for review")
         return True
