@@ -21,11 +21,13 @@ statement the same whatever the number of ids.
 """
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections import namedtuple
 
 from flask import current_app
+from psycopg import RawCursor
 from psycopg.rows import namedtuple_row
 from sqlalchemy import ARRAY, Engine, any_, bindparam, create_engine
 
@@ -88,6 +90,7 @@ def autocommit_engine(*, durable: bool = True) -> Engine:
                     max_overflow=-1,
                     pool_pre_ping=pre_ping,
                     pool_recycle=recycle,
+                    pool_reset_on_return=None,  # autocommit: no transaction to end
                     connect_args={} if durable else {"options": "-c synchronous_commit=off"},
                 )
                 _autocommit_engines[key] = engine
@@ -154,18 +157,21 @@ class PreparedStatement:
 
 
 class _DriverStatement:
-    """A statement compiled once for a driver that takes named parameters (psycopg), run on
-    the DBAPI connection with prepare=True. Its text must be final at compile time: no
-    expanding IN (use among()), no parameter SQLAlchemy renders into the text per execution
-    (a literal_execute one, such as aggregate_strings' separator given as a str: give it as
-    literal_column)."""
+    """A statement compiled once, with PostgreSQL's own numbered placeholders ($1, $2...), run
+    on psycopg's connection by a raw cursor (psycopg.RawCursor) with prepare=True. psycopg
+    parses the text of a statement with named placeholders at every execution when the text is
+    longer than 4 KB (the submission's facts statement); a raw query is sent as it is. Its text
+    must be final at compile time: no expanding IN (use among()), no parameter SQLAlchemy
+    renders into the text per execution (a literal_execute one, such as aggregate_strings'
+    separator given as a str: give it as literal_column)."""
 
     def __init__(self, statement, dialect):
-        compiled = statement.compile(dialect=dialect)
-        if compiled.positional or compiled.literal_execute_params or "POSTCOMPILE" in compiled.string:
-            raise ValueError("a driver statement needs named parameters rendered once (no expanding IN)")
-        self.sql = compiled.string
+        compiled = statement.compile(dialect=_numbered(dialect))
+        if compiled.literal_execute_params or "POSTCOMPILE" in compiled.string:
+            raise ValueError("a driver statement needs parameters rendered once (no expanding IN)")
+        self.sql = compiled.string.encode()
         self._compiled = compiled
+        self._order = tuple(compiled.positiontup)  # the parameters' names, $1 first
         # Rows by name, the names from the statement's columns: psycopg's own named rows read
         # every name from each result.
         names = [column.key for column in getattr(statement, "selected_columns", ())]
@@ -191,9 +197,20 @@ class _DriverStatement:
             values[name] = processor(values[name])
         driver = connection.connection.driver_connection
         try:
-            cursor = driver.cursor(row_factory=row_factory) if row_factory else driver.cursor()
-            return cursor.execute(self.sql, values, prepare=True)
+            cursor = RawCursor(driver, row_factory=row_factory) if row_factory else RawCursor(driver)
+            return cursor.execute(self.sql, [values[name] for name in self._order], prepare=True)
         except Exception:
             if driver.broken:  # the server went away: the pool must not hand it out again
                 connection.invalidate()
             raise
+
+
+def _numbered(dialect):
+    """The connection's dialect (its server version and settings), compiling numbered
+    placeholders ($1: SQLAlchemy's "numeric_dollar" parameter style) instead of psycopg's
+    %(name)s; its identifier preparer made anew, as a "%" is no longer doubled."""
+    twin = copy.copy(dialect)
+    twin.paramstyle = "numeric_dollar"
+    twin.positional = True
+    twin.identifier_preparer = twin.preparer(twin)
+    return twin
