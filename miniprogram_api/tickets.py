@@ -24,6 +24,7 @@ from webapp import limits
 from webapp.errors import DomainError
 from webapp.extensions import db
 from webapp.privacy import access
+from webapp.reads import session_in_transaction
 from webapp.tickets import actions, submission, wishes
 from webapp.tickets.mine import my_tickets_page
 from webapp.tickets.presenter import TicketPresenter
@@ -137,7 +138,8 @@ class TicketCollection(MethodView):
         if filed.ticket.is_anonymous:  # given to the author's device: nothing stored holds it
             shown["author_secret"] = wishes.author_secret(actor.person_id, filed.ticket.created_at)
         view = current_app.json.response(shown)
-        db.session.commit()
+        if session_in_transaction():  # else written and committed on its own (filing.file_ticket)
+            db.session.commit()
         if filed.created:
             limits.count_daily_caps(actor.person_id, body["code"], body["kind"])
         return view, 201 if filed.created else 200

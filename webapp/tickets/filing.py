@@ -232,8 +232,9 @@ def file_ticket(
     connection outside the session's transaction (read_connection): it commits by itself,
     durably (the server's synchronous_commit), all or nothing as any statement, and saves the
     BEGIN and COMMIT round trips. A twin waiting on the key's claim then waits for this
-    statement only. Otherwise the rows are written in the session's transaction, which the
-    caller commits."""
+    statement only. The ticket then stays out of the session: detached, every column loaded
+    but those with a SQL default (rolled_up), nothing to commit. Otherwise the rows are
+    written in the session's transaction, which the caller commits."""
     ticket_row = TICKET_ROWS.row(ticket)
     event_row = EVENT_ROWS.row(event)
     event_row["ticket_id"] = ticket.id
@@ -272,5 +273,6 @@ def file_ticket(
     if record_id is None:
         return None
     make_transient_to_detached(ticket)
-    db.session.add(ticket)
+    if not on_its_own or db.engine.dialect.name != "postgresql":
+        db.session.add(ticket)
     return record_id

@@ -97,7 +97,8 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Ticket:
 
 @dataclass(frozen=True)
 class Filed:
-    """A submission's outcome: the ticket (in the session), whether this request made it, and
+    """A submission's outcome: the ticket (in the session; or detached, every column loaded,
+    when its rows were written on their own: filing.file_ticket), whether this request made it, and
     what it showed of the ticket's place, category, unit and assignee (None on a replay), so
     that a presenter shows the new ticket without reading them again."""
 
