@@ -243,6 +243,15 @@ def init_limits(app: Flask) -> None:
 _limited_blueprints: set[str] = set()
 
 
+@limiter.request_filter
+def _outside_limited_blueprints() -> bool:
+    """Flask-Limiter's own check (before every request) holds only the console's per-user
+    limit: any other request is exempt from it, and is not resolved against every limit of
+    the app (the API's and the phone page's limits are counted directly: route_limit,
+    _address_budget)."""
+    return request.blueprint not in _limited_blueprints
+
+
 def limit_console(blueprint) -> None:
     """Every console page: RATE_LIMIT_CONSOLE_PER_USER per signed-in user (per address before
     signing in). Views with their own limit (the sign-in post) have that one instead."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
+import weakref
 from collections import namedtuple
 
 from flask import current_app
@@ -51,8 +52,10 @@ def session_in_transaction() -> bool:
     return sessions.has() and sessions().in_transaction()
 
 
-_autocommit_engines: dict = {}
-_autocommit_lock = threading.Lock()
+_autocommit_engines: dict = {}  # (pid, url, durable, pool settings) → engine
+# The same engines by the app's engine: found without reading the settings at each request.
+_autocommit_by_app_engine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_autocommit_lock = threading.RLock()
 
 
 def autocommit_engine(*, durable: bool = True) -> Engine:
@@ -70,13 +73,29 @@ def autocommit_engine(*, durable: bool = True) -> Engine:
     opened and closed; pre-ping and recycling as the app's (SQLALCHEMY_ENGINE_OPTIONS). One
     per database and settings; a forked process makes its own.
     dispose_autocommit_engines() empties them (a lost database: webapp/errors.py)."""
+    app_engine = db.engine
+    mine = _autocommit_by_app_engine.get(app_engine)
+    if mine is not None and mine[0] == os.getpid():
+        engine = mine[1].get(durable)
+        if engine is not None:
+            return engine
+    engine = _autocommit_engine(app_engine.url, durable)
+    with _autocommit_lock:
+        mine = _autocommit_by_app_engine.get(app_engine)
+        if mine is None or mine[0] != os.getpid():
+            mine = _autocommit_by_app_engine[app_engine] = (os.getpid(), {})
+        mine[1][durable] = engine
+    return engine
+
+
+def _autocommit_engine(url, durable: bool) -> Engine:
     options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
     pool = (
         int(options.get("pool_size") or 5),
         bool(options.get("pool_pre_ping", False)),
         int(options.get("pool_recycle") or -1),
     )
-    key = (os.getpid(), db.engine.url, durable, pool)
+    key = (os.getpid(), url, durable, pool)
     engine = _autocommit_engines.get(key)
     if engine is None:
         with _autocommit_lock:
@@ -84,7 +103,7 @@ def autocommit_engine(*, durable: bool = True) -> Engine:
             if engine is None:
                 pool_size, pre_ping, recycle = pool
                 engine = create_engine(
-                    db.engine.url,
+                    url,
                     isolation_level="AUTOCOMMIT",
                     pool_size=pool_size,
                     max_overflow=-1,
