@@ -130,3 +130,50 @@ def test_a_connection_lost_during_a_read_is_not_handed_out_again(registry):
     with read_connection() as connection:  # a fresh connection from the pool
         assert connection.connection.driver_connection.info.backend_pid != pid
         assert len(query.rows(connection, ids)) == 1
+
+
+def test_all_reads_every_row_by_name_with_a_parameter_used_twice_and_a_percent(registry):
+    """all(): every row by name. The statement is sent with numbered placeholders on
+    PostgreSQL ($1...): a parameter used twice is one number, and a "%" in the text is sent
+    as it is (no doubling as psycopg's own placeholders would need)."""
+    first, second = registry.buildings[0], registry.buildings[1]
+    statement = (
+        sa.select(Building.id, Building.name, sa.literal_column("'100%'").label("share"))
+        .where(sa.or_(Building.id == sa.bindparam("one"), Building.id == sa.bindparam("two")))
+        .where(Building.id != sa.bindparam("one") + 1000000)
+        .order_by(Building.id)
+    )
+    with read_connection() as connection:
+        rows = PreparedStatement(statement).all(connection, {"one": first.id, "two": second.id})
+        expected = connection.execute(statement, {"one": first.id, "two": second.id}).all()
+    assert [tuple(r) for r in rows] == [tuple(r) for r in expected]
+    assert [(r.id, r.name, r.share) for r in rows] == [(first.id, first.name, "100%"), (second.id, second.name, "100%")]
+
+
+@pytest.mark.postgres
+def test_autocommit_engines_are_apart_from_the_app_pool_and_durable_unless_asked(registry):
+    from webapp.reads import autocommit_engine
+
+    durable, quick = autocommit_engine(), autocommit_engine(durable=False)
+    assert durable is autocommit_engine() and durable is not quick and durable is not db.engine
+    for engine, expected in ((durable, "on"), (quick, "off")):
+        with engine.connect() as connection:
+            assert connection.connection.driver_connection.autocommit
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == expected
+
+
+@pytest.mark.postgres
+def test_a_token_is_checked_outside_the_session_s_transaction(registry):
+    """A request's authentication on PostgreSQL reads on a connection of its own (no BEGIN and
+    COMMIT for it); a caller with its own transaction under way reads in it (uncommitted)."""
+    from tests.factories import make_person
+    from webapp.people.auth import authenticate, start_session
+    from webapp.reads import session_in_transaction
+
+    person_id = make_person("居民甲", openid="o-outside").id
+    token, _ttl = start_session(person_id)
+    assert authenticate(token).person_id == person_id  # uncommitted: read in the transaction
+    db.session.commit()
+    db.session.remove()
+    assert authenticate(token).person_id == person_id
+    assert not session_in_transaction()
