@@ -70,8 +70,9 @@ def autocommit_engine(*, durable: bool = True) -> Engine:
     day's ticket number: webapp/tickets/submission.py). Each statement commits by itself.
 
     Its pool keeps as many connections as the app's (pool_size), beyond which extra ones are
-    opened and closed; pre-ping and recycling as the app's (SQLALCHEMY_ENGINE_OPTIONS). One
-    per database and settings; a forked process makes its own.
+    opened and closed; pre-ping, recycling and the sessions' options (generic plans) as the
+    app's (SQLALCHEMY_ENGINE_OPTIONS). One per database and settings; a forked process makes
+    its own.
     dispose_autocommit_engines() empties them (a lost database: webapp/errors.py)."""
     app_engine = db.engine
     mine = _autocommit_by_app_engine.get(app_engine)
@@ -90,18 +91,24 @@ def autocommit_engine(*, durable: bool = True) -> Engine:
 
 def _autocommit_engine(url, durable: bool) -> Engine:
     options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    # The app's session options (libpq "options": plan_cache_mode, webapp/__init__.py), and
+    # synchronous_commit off for the engine that is not durable.
+    session_options = str((options.get("connect_args") or {}).get("options") or "")
+    if not durable:
+        session_options = f"{session_options} -c synchronous_commit=off".strip()
     pool = (
         int(options.get("pool_size") or 5),
         bool(options.get("pool_pre_ping", False)),
         int(options.get("pool_recycle") or -1),
+        session_options,
     )
-    key = (os.getpid(), url, durable, pool)
+    key = (os.getpid(), url, pool)
     engine = _autocommit_engines.get(key)
     if engine is None:
         with _autocommit_lock:
             engine = _autocommit_engines.get(key)
             if engine is None:
-                pool_size, pre_ping, recycle = pool
+                pool_size, pre_ping, recycle, session_options = pool
                 engine = create_engine(
                     url,
                     isolation_level="AUTOCOMMIT",
@@ -110,7 +117,7 @@ def _autocommit_engine(url, durable: bool) -> Engine:
                     pool_pre_ping=pre_ping,
                     pool_recycle=recycle,
                     pool_reset_on_return=None,  # autocommit: no transaction to end
-                    connect_args={} if durable else {"options": "-c synchronous_commit=off"},
+                    connect_args={**(options.get("connect_args") or {}), "options": session_options},
                 )
                 _autocommit_engines[key] = engine
     return engine

@@ -156,10 +156,13 @@ def test_autocommit_engines_are_apart_from_the_app_pool_and_durable_unless_asked
 
     durable, quick = autocommit_engine(), autocommit_engine(durable=False)
     assert durable is autocommit_engine() and durable is not quick and durable is not db.engine
+    with db.engine.connect() as connection:  # the app's sessions' settings (DB_GENERIC_PLANS)
+        plans = connection.exec_driver_sql("SHOW plan_cache_mode").scalar()
     for engine, expected in ((durable, "on"), (quick, "off")):
         with engine.connect() as connection:
             assert connection.connection.driver_connection.autocommit
             assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == expected
+            assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == plans
 
 
 @pytest.mark.postgres
