@@ -98,9 +98,9 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Ticket:
 @dataclass(frozen=True)
 class Filed:
     """A submission's outcome: the ticket (in the session; or detached, every column loaded,
-    when its rows were written on their own: filing.file_ticket), whether this request made it, and
-    what it showed of the ticket's place, category, unit and assignee (None on a replay), so
-    that a presenter shows the new ticket without reading them again."""
+    when its rows were written on their own: filing.file_ticket), whether this request made
+    it, and what it showed of the ticket's place, category, unit and assignee (None on a
+    replay), so that a presenter shows the new ticket without reading them again."""
 
     ticket: Ticket
     created: bool
@@ -121,17 +121,19 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     Raises NotFound/Gone for the code, Invalid (422) for a category, unit, description or
     photo that does not fit, for a text WeChat finds risky, or for the same key reused with
     another body. When WeChat cannot judge the text, the ticket is kept and held for review.
-    The caller commits, or rolls back after an error (the rows are written before the
-    photos are claimed). On PostgreSQL the code's place and routing facts are read outside
-    the session's transaction (_facts): the registry the submission relies on (codes,
-    buildings, staff) must be committed, as it always is for a request.
+    The caller commits if the session's transaction is under way, or rolls back after an
+    error (the rows are written before the photos are claimed). On PostgreSQL the code's
+    place and routing facts are read outside the session's transaction (_facts): the
+    registry the submission relies on (codes, buildings, staff) must be committed, as it
+    always is for a request.
 
     The path is written for throughput (bench/bench_submit.py): one prepared statement for
     the place, unit, routing facts, a possible duplicate, a claim of the key already made (a
-    retry: replayed) and, on PostgreSQL, the day's number (_facts_statement);
-    then the key's claim and the rows (ticket, first event, the assignee's notice) in one
-    statement on PostgreSQL (filing.file_ticket). The ticket then joins the session as if it
-    had been loaded.
+    retry: replayed) and, on PostgreSQL, the day's number (_facts_statement); then the key's
+    claim and the rows (ticket, first event, the assignee's notice) in one statement on
+    PostgreSQL (filing.file_ticket): with no photo to claim and nothing written before by the
+    request, in autocommit, committed by itself (the ticket stays out of the session);
+    otherwise in the session's transaction (the ticket joins the session as if loaded).
     """
     fingerprint = submission.fingerprint()
     key_hashes = _key_hashes(actor, idempotency_key)
@@ -253,9 +255,10 @@ def _facts_statement(dialect_name: str):
     On PostgreSQL the statement also takes the next number of the street's day (the counter
     row of "<ticket_prefix>-<day>", :scope_day being "-<day>"), when the code is live, no
     claim replays, and the unit asked for exists: the row's day_number, else NULL.
-    It runs in autocommit on a connection of its own (reads.autocommit_engine), so that the counter's
-    row lock lasts for this statement only (see _number); the read facts are the same as in
-    the session's transaction would be (READ COMMITTED: each statement reads its own snapshot).
+    It runs in autocommit on a connection of its own (reads.autocommit_engine), so that the
+    counter's row lock lasts for this statement only (see _number); the read facts are the
+    same as in the session's transaction would be (READ COMMITTED: each statement reads its
+    own snapshot). The reporter's openid comes with them (WeChat's check of the text).
     """
     claimed_key = (
         select(IdempotencyRecord.key_hash)
@@ -353,9 +356,9 @@ def _number(ticket_prefix: str, day: str, day_number: int | None) -> str:
     False)): every submission of the street's day updates that one row, and a row lock held
     until the submission commits (its WAL flush included) would make them all wait in line.
     A ticket that uses the number commits later, durably, which flushes the WAL up to and
-    past the counter's commit: a crash can only lose numbers no ticket committed with. A submission that
-    fails after this (a text WeChat finds risky, a photo not the sender's) leaves a gap in the
-    day's numbers, as does a twin sent at the same moment as its key's first submission (a
+    past the counter's commit: a crash can only lose numbers no ticket committed with. A
+    submission that fails after this (a text WeChat finds risky, a photo not the sender's)
+    leaves a gap in the day's numbers, as does a twin sent at the same moment as its key's first submission (a
     later retry is replayed before a number is taken). SQLite has a single writer anyway:
     there the counter is part of the submission's transaction.
     """
