@@ -52,7 +52,7 @@ def session_in_transaction() -> bool:
     return sessions.has() and sessions().in_transaction()
 
 
-_autocommit_engines: dict = {}  # (pid, url, durable, pool settings) → engine
+_autocommit_engines: dict = {}  # (pid, url, (pool and session settings)) → engine
 # The same engines by the app's engine: found without reading the settings at each request.
 _autocommit_by_app_engine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _autocommit_lock = threading.RLock()
