@@ -242,14 +242,16 @@ def file_ticket(
         "key_hash": key_hash, "fingerprint": fingerprint, "ticket_id": ticket.id,
         "created_at": ticket.created_at,
     }
-    if db.engine.dialect.name == "postgresql":
+    postgres = db.engine.dialect.name == "postgresql"
+    alone = on_its_own and postgres  # written and committed apart from the session
+    if postgres:
         params = {f"k_{k}": v for k, v in record.items()}
         params["ticket"] = _as_json(ticket_row)
         params["event"] = _as_json(event_row)
         if message is not None:
             params["message"] = _as_json({k: message.get(k) for k in _MESSAGE_COLUMNS})
         statement = _POSTGRESQL[message is not None]
-        if on_its_own:
+        if alone:
             with read_connection() as connection:
                 claim = statement.rows(connection, params)
         else:  # on the session's connection (its transaction): nothing is pending to flush
@@ -273,6 +275,6 @@ def file_ticket(
     if record_id is None:
         return None
     make_transient_to_detached(ticket)
-    if not on_its_own or db.engine.dialect.name != "postgresql":
+    if not alone:
         db.session.add(ticket)
     return record_id

@@ -358,9 +358,9 @@ def _number(ticket_prefix: str, day: str, day_number: int | None) -> str:
     A ticket that uses the number commits later, durably, which flushes the WAL up to and
     past the counter's commit: a crash can only lose numbers no ticket committed with. A
     submission that fails after this (a text WeChat finds risky, a photo not the sender's)
-    leaves a gap in the day's numbers, as does a twin sent at the same moment as its key's first submission (a
-    later retry is replayed before a number is taken). SQLite has a single writer anyway:
-    there the counter is part of the submission's transaction.
+    leaves a gap in the day's numbers, as does a twin sent at the same moment as its key's
+    first submission (a later retry is replayed before a number is taken). SQLite has a
+    single writer anyway: there the counter is part of the submission's transaction.
     """
     scope = f"{ticket_prefix}-{day}"
     if day_number is not None:
