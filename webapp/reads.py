@@ -58,16 +58,14 @@ _autocommit_by_app_engine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary
 _autocommit_lock = threading.RLock()
 
 
-def autocommit_engine(*, durable: bool = True) -> Engine:
+def autocommit_engine() -> Engine:
     """This process's engine in autocommit on the app's database (PostgreSQL), apart from the
     app's pool, for statements outside the session's transaction: no BEGIN and COMMIT round
     trips, and no isolation level switched and reset at each checkout. A request that holds
     a session connection never waits for a second one from the same pool (with as many
     threads as the pool has connections, that wait would never end).
 
-    durable=False: a commit that does not wait for its WAL flush (synchronous_commit off),
-    for a statement whose effect only matters once a later durable commit has used it (the
-    day's ticket number: webapp/tickets/submission.py). Each statement commits by itself.
+    Each statement commits by itself, durably (the server's synchronous_commit).
 
     Its pool keeps as many connections as the app's (pool_size), beyond which extra ones are
     opened and closed; pre-ping, recycling and the sessions' options (generic plans) as the
@@ -77,25 +75,17 @@ def autocommit_engine(*, durable: bool = True) -> Engine:
     app_engine = db.engine
     mine = _autocommit_by_app_engine.get(app_engine)
     if mine is not None and mine[0] == os.getpid():
-        engine = mine[1].get(durable)
-        if engine is not None:
-            return engine
-    engine = _autocommit_engine(app_engine.url, durable)
+        return mine[1]
+    engine = _autocommit_engine(app_engine.url)
     with _autocommit_lock:
-        mine = _autocommit_by_app_engine.get(app_engine)
-        if mine is None or mine[0] != os.getpid():
-            mine = _autocommit_by_app_engine[app_engine] = (os.getpid(), {})
-        mine[1][durable] = engine
+        _autocommit_by_app_engine[app_engine] = (os.getpid(), engine)
     return engine
 
 
-def _autocommit_engine(url, durable: bool) -> Engine:
+def _autocommit_engine(url) -> Engine:
     options = current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
-    # The app's session options (libpq "options": plan_cache_mode, webapp/__init__.py), and
-    # synchronous_commit off for the engine that is not durable.
+    # The app's session options (libpq "options": plan_cache_mode, webapp/__init__.py).
     session_options = str((options.get("connect_args") or {}).get("options") or "")
-    if not durable:
-        session_options = f"{session_options} -c synchronous_commit=off".strip()
     pool = (
         int(options.get("pool_size") or 5),
         bool(options.get("pool_pre_ping", False)),

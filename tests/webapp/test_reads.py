@@ -151,18 +151,17 @@ def test_all_reads_every_row_by_name_with_a_parameter_used_twice_and_a_percent(r
 
 
 @pytest.mark.postgres
-def test_autocommit_engines_are_apart_from_the_app_pool_and_durable_unless_asked(registry):
+def test_the_autocommit_engine_is_apart_from_the_app_pool_and_durable(registry):
     from webapp.reads import autocommit_engine
 
-    durable, quick = autocommit_engine(), autocommit_engine(durable=False)
-    assert durable is autocommit_engine() and durable is not quick and durable is not db.engine
+    engine = autocommit_engine()
+    assert engine is autocommit_engine() and engine is not db.engine
     with db.engine.connect() as connection:  # the app's sessions' settings (DB_GENERIC_PLANS)
         plans = connection.exec_driver_sql("SHOW plan_cache_mode").scalar()
-    for engine, expected in ((durable, "on"), (quick, "off")):
-        with engine.connect() as connection:
-            assert connection.connection.driver_connection.autocommit
-            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == expected
-            assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == plans
+    with engine.connect() as connection:
+        assert connection.connection.driver_connection.autocommit
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == plans
 
 
 @pytest.mark.postgres

@@ -110,6 +110,11 @@ _KEY_TYPE = re.compile(r"^([a-z_]+?)\d*$")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff"
 _ASCII_SYMBOLS = r"!-/:-@\[-`{-~"
 _NOT_CHARACTER_STRING = re.compile(rf"[^0-9A-Za-z{_ASCII_SYMBOLS}]")
+# The same as a PostgreSQL pattern of a whole text: printable ASCII but the space, what a
+# character_string keeps as it is (up to its length). The submission's statement writes a
+# ticket's number into a notice itself only for a street prefix that matches it
+# (webapp/tickets/filing.py, routed_statement).
+NUMBER_FITS_SQL = "^[!-~]*$"
 _NOT_LETTER = re.compile(r"[^A-Za-z]")
 _NOT_CHINESE = re.compile(rf"[^{_CJK}]")
 _HAS_CHINESE = re.compile(rf"[{_CJK}]")

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, String, and_, bindparam, cast, func, literal_column, select, type_coerce
+from sqlalchemy import (
+    Boolean, String, and_, bindparam, case, cast, func, literal_column, not_, null, select,
+    type_coerce,
+)
 
 from webapp.extensions import db
 from webapp.people.models import Person, Role, StaffAssignment
@@ -37,48 +40,57 @@ class RoutingDecision:
         return RULE_LABELS[self.rule]
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A person routing may choose, and whether they are at work (None: no such person)."""
-
-    person_id: str | None
-    is_away: bool | None
-
-    @property
-    def present(self) -> bool:
-        return self.person_id is not None and self.is_away is False
-
-
-@dataclass(frozen=True)
-class RoutingFacts:
-    """Everything the rules look at, read with the place in one query (see facts_columns)."""
-
-    matrix_person: Candidate
-    matrix_standin: Candidate
-    grid_worker: Candidate
-    grid_standin: Candidate
-    wish_reader: str | None  # the community's first wish reader at work
+# The rules of a report, in the order they are tried: the matrix wins (its person, else their
+# stand-in); a category no department owns falls to the grid's worker (else the grid's
+# stand-in); otherwise the ticket waits in the community's dispatch queue. A wish goes to the
+# community's wish reader at work, else to the queue. (candidate, rule, also for a category a
+# department owns)
+REPORT_RULES = (
+    ("matrix_person", RULE_MATRIX, True),
+    ("matrix_standin", RULE_MATRIX_STANDIN, True),
+    ("grid_worker", RULE_GRID_WORKER, False),
+    ("grid_standin", RULE_GRID_STANDIN, False),
+)
 
 
-def decide(kind: TicketKind, department_id: int | None, facts: RoutingFacts) -> RoutingDecision:
-    """Who gets a new ticket of this kind and category (owned by department_id or by no one).
+def decision_columns(facts):
+    """The decision as three SQL columns over `facts` (the columns of a with_facts query, as a
+    subquery or CTE): route_assignee_id, route_rule and route_note (the rule's label, the
+    first event's note). The ticket's kind and its category's owner are the parameters
+    bindparam("is_wish") and bindparam("department_owned"). The rules are decided in the
+    statement that reads the facts, so that on PostgreSQL the submission's one statement
+    writes the ticket with them (webapp/tickets/submission.py). A candidate is present when
+    the person exists, is not away and has not left (the facts' <name>_away is false)."""
+    is_wish = bindparam("is_wish", type_=Boolean)
+    owned = bindparam("department_owned", type_=Boolean)
+    reader = facts.wish_reader_id
+    choices = [(and_(is_wish, reader.is_not(None)), reader, RULE_WISH_READER)]
+    for name, rule, when_owned in REPORT_RULES:
+        candidate = facts[f"{name}_id"]
+        present = and_(not_(is_wish), candidate.is_not(None), facts[f"{name}_away"].is_(False))
+        choices.append((present if when_owned else and_(not_(owned), present), candidate, rule))
+    assignee = case(*((when, person) for when, person, _ in choices), else_=null())
+    rule = case(*((when, _constant(rule)) for when, _, rule in choices), else_=_constant(RULE_COMMUNITY_QUEUE))
+    note = case(
+        *((when, _constant(RULE_LABELS[rule])) for when, _, rule in choices),
+        else_=_constant(RULE_LABELS[RULE_COMMUNITY_QUEUE]),
+    )
+    return assignee.label("route_assignee_id"), rule.label("route_rule"), note.label("route_note")
 
-    The matrix wins (its person, else their stand-in); a category no department owns falls to
-    the grid's worker (else the grid's stand-in); wishes go to the community's wish reader;
-    otherwise the ticket waits in the community's dispatch queue.
-    """
-    if kind is TicketKind.WISH:
-        if facts.wish_reader:
-            return RoutingDecision(facts.wish_reader, RULE_WISH_READER)
-        return RoutingDecision(None, RULE_COMMUNITY_QUEUE)
-    for candidate, rule in ((facts.matrix_person, RULE_MATRIX), (facts.matrix_standin, RULE_MATRIX_STANDIN)):
-        if candidate.present:
-            return RoutingDecision(candidate.person_id, rule)
-    if department_id is None:
-        for candidate, rule in ((facts.grid_worker, RULE_GRID_WORKER), (facts.grid_standin, RULE_GRID_STANDIN)):
-            if candidate.present:
-                return RoutingDecision(candidate.person_id, rule)
-    return RoutingDecision(None, RULE_COMMUNITY_QUEUE)
+
+def _constant(text: str):
+    """A string of this module in the statement's text (no parameter: webapp.reads)."""
+    return literal_column("'" + text.replace("'", "''") + "'", String)
+
+
+def decision_params(kind: TicketKind, department_id: int | None) -> dict:
+    """The parameters of decision_columns for a ticket of this kind and category."""
+    return {"is_wish": kind is TicketKind.WISH, "department_owned": department_id is not None}
+
+
+def decision_of(row) -> RoutingDecision:
+    """The decision of a row with decision_columns."""
+    return RoutingDecision(row.route_assignee_id, row.route_rule)
 
 
 # The facts as columns of a query over the grid (with_facts): the grid × category row of the
@@ -96,7 +108,7 @@ _people = {name: Person.__table__.alias(f"route_{name}") for name in CANDIDATES}
 
 def with_facts(query, place):
     """`query` over `place` (a join that has grids) joined to what routing needs, with its
-    columns (read back with facts_of); bindparam("category_id") names the category."""
+    columns (decided by decision_columns); bindparam("category_id") names the category."""
     grids = Grid.__table__
     joined = place.outerjoin(
         _matrix,
@@ -144,14 +156,6 @@ def roles_of(row, person_id: str) -> list[Role]:
     """The staff roles of one candidate of a with_facts row."""
     pairs = (item.split(":", 1) for item in (row.candidate_roles or "").split(",") if item)
     return [Role(role) for who, role in pairs if who == person_id]
-
-
-def facts_of(row) -> RoutingFacts:
-    """The RoutingFacts of a row of a with_facts query."""
-    candidates = {
-        name: Candidate(getattr(row, f"{name}_id"), getattr(row, f"{name}_away")) for name in CANDIDATES
-    }
-    return RoutingFacts(**candidates, wish_reader=row.wish_reader_id)
 
 
 def community_head(community_id: int) -> str | None:

@@ -356,13 +356,20 @@ def _may_dispatch(actor: Actor, ticket: Ticket) -> bool:
 # --- effects: everything an action changes besides the status itself -------------------
 
 
+# A submission routed to nobody waits in the community's queue (NOBODY_ROUTED), its clock not
+# started: these columns stay empty. (PostgreSQL's submission statement decides the routing
+# itself and writes the same: webapp/tickets/filing.py, file_routed.)
+UNROUTED_STATUS = S.PENDING
+CLOCK_COLUMNS = ("dispatched_at", "accept_due_at", "resolve_due_at")
+
+
 def _effect_submit(ticket, given, actor, event, now, after):
     assignee_id, rule = given.routing or (None, "community_queue")
     event.rule = rule
     event.note = event.note or RULE_LABELS.get(rule)
     ticket.assignee_id = assignee_id
     if assignee_id is None:
-        return S.PENDING  # NOBODY_ROUTED
+        return UNROUTED_STATUS
     _start_clock(ticket, now, given.category)
     return after
 

@@ -14,8 +14,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, literal, literal_column, null, or_, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import bindparam, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.columns import new_id, utcnow
@@ -26,12 +25,13 @@ from webapp.notifications import outbox
 from webapp.people.actors import Actor
 from webapp.people.models import Person, Rider, RiderStatus
 from webapp.people.persons import assignee_label
-from webapp.reads import PreparedStatement, among, autocommit_engine, session_in_transaction
+from webapp.notifications import templates
+from webapp.reads import PreparedStatement, among, read_connection, session_in_transaction
 from webapp.registry import scan
 from webapp.registry.models import Building, BuildingCode, TicketKind, Unit
 from webapp.tickets import notices, routing, wishes
-from webapp.tickets.filing import file_ticket
-from webapp.tickets.models import OPEN_STATUSES, IdempotencyRecord, Ticket, TicketCounter
+from webapp.tickets.filing import NUMBER_TOKEN, file_routed, file_ticket, routed_statement
+from webapp.tickets.models import OPEN_STATUSES, IdempotencyRecord, Ticket, TicketCounter, TicketEvent
 from webapp.tickets.photos import claim_photos
 from webapp.tickets.state_machine import ActionInput, open_ticket
 from webapp.wechat import get_wechat
@@ -122,18 +122,22 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     photo that does not fit, for a text WeChat finds risky, or for the same key reused with
     another body. When WeChat cannot judge the text, the ticket is kept and held for review.
     The caller commits if the session's transaction is under way, or rolls back after an
-    error (the rows are written before the photos are claimed). On PostgreSQL the code's
-    place and routing facts are read outside the session's transaction (_facts): the
-    registry the submission relies on (codes, buildings, staff) must be committed, as it
-    always is for a request.
+    error (the rows are written before the photos are claimed).
 
-    The path is written for throughput (bench/bench_submit.py): one prepared statement for
-    the place, unit, routing facts, a possible duplicate, a claim of the key already made (a
-    retry: replayed) and, on PostgreSQL, the day's number (_facts_statement); then the key's
-    claim and the rows (ticket, first event, the assignee's notice) in one statement on
-    PostgreSQL (filing.file_ticket): with no photo to claim and nothing written before by the
-    request, in autocommit, committed by itself (the ticket stays out of the session);
-    otherwise in the session's transaction (the ticket joins the session as if loaded).
+    The path is written for throughput (bench/bench_submit.py). The facts a submission needs
+    (the code's place, the unit, the routing facts and decision, a possible duplicate, whether
+    the reporter is a rider, a claim of the key already made: a retry, replayed) are one query
+    (_facts_query), in which routing decides too (routing.decision_columns).
+    - On PostgreSQL that query is part of the one statement that writes the key's claim, the
+      day's number, the ticket, its first event and the assignee's notice (filing.
+      routed_statement): one round trip. With no photo to claim and nothing written before
+      by the request it runs in autocommit and commits by itself (the ticket stays out of the
+      session); otherwise in the session's transaction (the ticket joins the session as if
+      loaded). When WeChat checks texts, the facts are read first by themselves (the text is
+      checked, with the reporter's openid, before anything is written). The registry the
+      submission relies on must be committed, as it always is for a request.
+    - On SQLite the facts are read, then the rows written by filing.file_ticket, in the
+      session's transaction.
     """
     fingerprint = submission.fingerprint()
     key_hashes = _key_hashes(actor, idempotency_key)
@@ -143,41 +147,32 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
     description = _description(submission.description)
     now = utcnow()
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    row = _facts(
-        {
-            "code": submission.code, "category_id": category.id, "unit": submission.unit or "",
-            "since": now - DUPLICATE_WINDOW, "person_id": actor.person_id,
-            "key_hashes": key_hashes, "scope_day": f"-{day}",
-        }
+    params = {
+        "code": submission.code, "category_id": category.id, "unit": submission.unit or "",
+        "since": now - DUPLICATE_WINDOW, "person_id": actor.person_id,
+        "key_hashes": key_hashes, **routing.decision_params(category.kind, category.department_id),
+    }
+    steps = (
+        _submit_in_one_statement if db.engine.dialect.name == "postgresql" else _submit_in_steps
     )
-    place = scan.place_of_row(row)
-    if row.claimed_key is not None:  # a retry of a submission filed before: a replay
-        return Filed(_replay(_record([row.claimed_key]), fingerprint), False)
-    if submission.unit and row.unit_id is None:
-        raise Invalid("该楼栋没有这个单元", errors={"unit": ["该楼栋没有这个单元"]})
+    return steps(actor, submission, category, anonymous, description, now, day, params, key_hashes, fingerprint)
+
+
+def _submit_in_steps(
+    actor, submission, category, anonymous, description, now, day, params, key_hashes, fingerprint,
+) -> Filed:
+    """The facts read, then the rows written (filing.file_ticket), in the session's
+    transaction: SQLite's way (any database can take it)."""
+    row = _FACTS[db.engine.dialect.name].first(db.session.connection(), params)
+    place = _checked_place(row, submission, fingerprint)
+    if isinstance(place, Filed):
+        return place
     needs_review = screen_text(row.reporter_openid, description)
-    decision = routing.decide(category.kind, category.department_id, routing.facts_of(row))
-    ticket = Ticket(
-        id=new_id(),
-        number=_number(place.ticket_prefix, day, row.day_number),
-        kind=category.kind,
-        category_id=category.id,
-        building_id=place.building_id,
-        unit_id=row.unit_id if submission.unit else None,
-        grid_id=place.grid_id,
-        community_id=place.community_id,
-        street_id=place.street_id,
-        description=description,
-        **wishes.author_columns(
-            actor.person_id, anonymous=anonymous, contact_phone=submission.contact_phone,
-            created_at=now,
-        ),
-        is_rider_report=bool(row.is_rider) and category.kind is TicketKind.REPORT,
-        needs_review=needs_review,
-        photo_ids=list(submission.photo_ids),
-        duplicate_of_id=row.duplicate_id if category.kind is TicketKind.REPORT else None,
-        created_at=now,
-    )  # the other columns: open_ticket below, then their defaults (filing.file_ticket)
+    decision = routing.decision_of(row)
+    ticket = _new_ticket(
+        actor, submission, category, anonymous, description, now, needs_review,
+        number=_number(place.ticket_prefix, day), place=place, row=row,
+    )
     event = open_ticket(
         ticket, actor, ActionInput(routing=(decision.assignee_id, decision.rule), category=category), now=now
     )
@@ -187,32 +182,149 @@ def submit_ticket(actor: Actor, submission: Submission, idempotency_key: str) ->
         person_id, kind, note = notice
         shown = outbox.ticket_values(ticket, now, category=category.name, place=place.building_name)
         message = outbox.message_row(person_id, kind, {**shown, "note": note}, ticket.id, now)
-    # The rows are the request's only write unless photos are claimed with them, or the
-    # request wrote before (the phone page's new guest): then they join the session's transaction.
-    on_its_own = not submission.photo_ids and not session_in_transaction()
-    if file_ticket(ticket, event, message, key_hashes[0], fingerprint, on_its_own=on_its_own) is None:
-        # The key is taken, by a submission that has committed: a concurrent twin's claim
-        # waits for the other transaction and finds the row once that one commits. (On
-        # PostgreSQL the number taken above is left unused.)
-        record = _record(key_hashes[:1])
-        if record is None or record.ticket_id is None:
-            raise RuntimeError("idempotency record without its ticket")
-        return Filed(_replay(record, fingerprint), False)
-    # The ticket row exists now (the photos' foreign key); an anonymous wish forgets its author.
+    if file_ticket(ticket, event, message, key_hashes[0], fingerprint) is None:
+        return _twin(key_hashes, fingerprint)
+    return _filed(actor, submission, ticket, anonymous, place, category, row)
+
+
+def _checked_place(row, submission: Submission, fingerprint: str):
+    """The Place of a facts row, or the Filed of a replay (the key claimed before); raises
+    NotFound/Gone for the code, Invalid for a unit the building does not have."""
+    place = scan.place_of_row(row)
+    if row.claimed_key is not None:  # a retry of a submission filed before: a replay
+        return Filed(_replay(_record([row.claimed_key]), fingerprint), False)
+    if submission.unit and row.unit_id is None:
+        raise Invalid("该楼栋没有这个单元", errors={"unit": ["该楼栋没有这个单元"]})
+    return place
+
+
+def _twin(key_hashes: list[str], fingerprint: str) -> Filed:
+    """The key is taken, by a submission that has committed: a concurrent twin's claim waits
+    for the other transaction and finds the row once that one commits."""
+    record = _record(key_hashes[:1])
+    if record is None or record.ticket_id is None:
+        raise RuntimeError("idempotency record without its ticket")
+    return Filed(_replay(record, fingerprint), False)
+
+
+def _new_ticket(
+    actor, submission, category, anonymous, description, now, needs_review, *, number, place=None, row=None,
+) -> Ticket:
+    """The new ticket, transient; without `place` and `row` (PostgreSQL's one statement) the
+    columns of the place, unit, duplicate and rider are left for the statement to write."""
+    ticket = Ticket(
+        id=new_id(),
+        number=number,
+        kind=category.kind,
+        category_id=category.id,
+        description=description,
+        **wishes.author_columns(
+            actor.person_id, anonymous=anonymous, contact_phone=submission.contact_phone,
+            created_at=now,
+        ),
+        needs_review=needs_review,
+        photo_ids=list(submission.photo_ids),
+        created_at=now,
+    )  # the other columns: open_ticket, then their defaults (filing)
+    if place is not None:
+        ticket.building_id, ticket.grid_id = place.building_id, place.grid_id
+        ticket.community_id, ticket.street_id = place.community_id, place.street_id
+        ticket.unit_id = row.unit_id if submission.unit else None
+        is_report = category.kind is TicketKind.REPORT
+        ticket.is_rider_report = bool(row.is_rider) and is_report
+        ticket.duplicate_of_id = row.duplicate_id if is_report else None
+    return ticket
+
+
+def _filed(actor, submission, ticket, anonymous, place, category, row) -> Filed:
+    """A ticket just written: its photos claimed (the ticket row exists now: their foreign
+    key; an anonymous wish forgets its author), and what it shows."""
     claim_photos(actor, submission.photo_ids, ticket.id, forget_uploader=anonymous)
     names = TicketNames(
         building=place.shown(),
         category=(category.code, category.name),
         unit=submission.unit if ticket.unit_id is not None else None,
-        assignee=_assignee_shown(row, decision),
+        assignee=_assignee_shown(row, routing.decision_of(row)),
     )
     return Filed(ticket, True, names)
 
 
+def _submit_in_one_statement(
+    actor, submission, category, anonymous, description, now, day, params, key_hashes, fingerprint,
+) -> Filed:
+    """PostgreSQL: the rows built with what the facts decide left to the statement
+    (filing.routed_statement), then written with the facts read in that same statement."""
+    needs_review = False
+    if get_wechat().is_configured:  # the text is checked before anything is written
+        with read_connection() as connection:
+            row = _FACTS["postgresql"].first(connection, params)
+        checked = _checked_place(row, submission, fingerprint)
+        if isinstance(checked, Filed):
+            return checked
+        needs_review = screen_text(row.reporter_openid, description)
+    ticket = _new_ticket(
+        actor, submission, category, anonymous, description, now, needs_review, number=None,
+    )
+    # Routed for now to a placeholder (a ticket with an assignee); the statement writes the
+    # decision, and for a ticket routed to nobody what open_ticket would have written.
+    event = open_ticket(ticket, actor, ActionInput(routing=(_SOMEONE, ""), category=category), now=now)
+    message = _message(ticket, event, category, now)
+    params = {**params, "scope_day": f"-{day}"}
+    # The rows are the request's only write unless photos are claimed with them, the request
+    # wrote before (the phone page's new guest), or the notice is written apart (_message):
+    # then they join the session's transaction.
+    on_its_own = message is not None and not submission.photo_ids and not session_in_transaction()
+    row = file_routed(
+        _ROUTED[message is not None], ticket, event, message, key_hashes[0], fingerprint, params,
+        on_its_own=on_its_own,
+    )
+    if message is not None and row is not None and row.claim_id is None and not row.number_fits:
+        # The street's prefix would not go into the notice as it is: the rows without it.
+        message = None
+        row = file_routed(
+            _ROUTED[False], ticket, event, None, key_hashes[0], fingerprint, params, on_its_own=False
+        )
+    if message is None and row is not None and row.claim_id is not None:
+        notices.on_transition(ticket, event)  # the notice, fitted, in the same transaction
+    place = _checked_place(row, submission, fingerprint)
+    if isinstance(place, Filed):
+        return place
+    if row.claim_id is None:
+        return _twin(key_hashes, fingerprint)
+    return _filed(actor, submission, ticket, anonymous, place, category, row)
+
+
+_SOMEONE = "(routed)"  # a placeholder assignee (filing.routed_statement writes the real one)
+
+
+def _message(ticket: Ticket, event: TicketEvent, category: scan.CategoryInfo, now) -> dict | None:
+    """The assignee's notice as routed_statement writes it (its person and number left to
+    the statement), or None: a template that would not show the number as it is, or that
+    shows the place (the statement does not fit them), and the caller writes the notice
+    itself once the ticket is written (notices.on_transition)."""
+    notice = notices.assignee_notice(ticket, event)
+    if notice is None:
+        return None
+    _person, kind, note = notice
+    fields = templates.template_for(kind).fields
+    takes_number = all(
+        templates.keyword_type(key) == "character_string" for key, name in fields.items() if name == "number"
+    )
+    if not takes_number or "place" in fields.values():
+        return None
+    ticket.number = NUMBER_TOKEN
+    try:
+        shown = outbox.ticket_values(ticket, now, category=category.name, place="")
+    finally:
+        ticket.number = None
+    return outbox.message_row(_SOMEONE, kind, {**shown, "note": note}, ticket.id, now)
+
+
 _tickets = Ticket.__table__
 
-# One query: the place of the code (registry), the unit by name, what routing needs (routing.
-# with_facts) and the oldest open report of the same category at the building within a day.
+# The facts query: the place of the code (registry), the unit by name, what routing needs and
+# its decision (routing.with_facts, decision_columns), the oldest open report of the same
+# category at the building within a day, the rider, an earlier claim of the key.
 _unit_id = (
     select(Unit.id)
     .where(Unit.building_id == Building.id, Unit.name == bindparam("unit"))
@@ -243,23 +355,14 @@ _is_rider = (
 _reporter_openid = select(Person.openid).where(Person.id == bindparam("person_id")).scalar_subquery()
 
 
-def _facts_statement(dialect_name: str):
-    """The facts query; on PostgreSQL with the day's number taken in the same statement.
+def _facts_query(dialect_name: str):
+    """The facts of a submission, one row (none for an unknown code).
 
     A claim of the same Idempotency-Key, hashed with any key still accepted (webapp/keys.py
-    verification_keys: the current one, or one of before a rotation), is read too: a retry of
-    a submission already filed is replayed before anything is built or numbered. One index
-    probe, no round trip. (A twin submitted at the same moment finds no claim here and is
-    caught by the claim's unique key in filing.file_ticket.)
-
-    On PostgreSQL the statement also takes the next number of the street's day (the counter
-    row of "<ticket_prefix>-<day>", :scope_day being "-<day>"), when the code is live, no
-    claim replays, and the unit asked for exists: the row's day_number, else NULL.
-    It runs in autocommit on a connection of its own (reads.autocommit_engine), so that the
-    counter's row lock lasts for this statement only (see _number); the read facts are the
-    same as in the session's transaction would be (READ COMMITTED: each statement reads its
-    own snapshot). The reporter's openid comes with them (WeChat's check of the text).
-    """
+    verification_keys: the current one, or one of before a rotation), is read too: a retry
+    of a submission already filed is replayed before anything is written or numbered. (A
+    twin submitted at the same moment finds no claim here and is caught by the claim's
+    unique key.) Routing's decision is made here, over the facts (routing.decision_columns)."""
     claimed_key = (
         select(IdempotencyRecord.key_hash)
         .where(among(IdempotencyRecord.key_hash, dialect_name, "key_hashes"))
@@ -273,42 +376,16 @@ def _facts_statement(dialect_name: str):
             _reporter_openid.label("reporter_openid"),
         ),
         scan.PLACE_OF_CODE,
-    ).where(BuildingCode.code == bindparam("code"))
-    if dialect_name != "postgresql":
-        return facts.add_columns(null().label("day_number"))
-    facts = facts.cte("facts")
-    counters = TicketCounter.__table__
-    taken = (
-        postgresql.insert(counters)
-        .from_select(
-            ["scope", "value"],
-            select(facts.c.ticket_prefix + bindparam("scope_day"), literal(1)).where(
-                facts.c.revoked_at.is_(None),
-                facts.c.claimed_key.is_(None),
-                or_(bindparam("unit") == "", facts.c.unit_id.is_not(None)),
-            ),
-        )
-        .on_conflict_do_update(index_elements=[counters.c.scope], set_={"value": counters.c.value + 1})
-        .returning(counters.c.value)
-        .cte("taken")
-    )
-    return select(facts, select(taken.c.value).scalar_subquery().label("day_number"))
+    ).where(BuildingCode.code == bindparam("code")).subquery("place_facts")
+    return select(facts, *routing.decision_columns(facts.c))
 
 
-_FACTS = {name: PreparedStatement(_facts_statement(name)) for name in ("postgresql", "sqlite")}
-
-
-def _facts(params: dict):
-    """The facts row of a submission (the place of its code, routing, duplicate, rider,
-    claim of the key, day_number): on PostgreSQL in autocommit on a connection outside the
-    session (reads.autocommit_engine, not durable: see _number), elsewhere on the session's
-    (nothing pending to autoflush yet). Prepared: SQLAlchemy's execution and result layers
-    cost a quarter of this query's CPU."""
-    if db.engine.dialect.name == "postgresql":
-        with autocommit_engine(durable=False).connect() as conn:
-            return _FACTS["postgresql"].first(conn, params)
-    connection = db.session.connection()
-    return _FACTS[connection.dialect.name].first(connection, params)
+_FACTS = {name: PreparedStatement(_facts_query(name)) for name in ("postgresql", "sqlite")}
+# PostgreSQL's one statement, with the assignee's notice and without (filing.routed_statement).
+_ROUTED = {
+    with_message: routed_statement(_facts_query("postgresql"), with_message=with_message)
+    for with_message in (True, False)
+}
 
 
 def _assignee_shown(row, decision) -> dict | None:
@@ -347,24 +424,13 @@ def _description(text: str) -> str:
     return text
 
 
-def _number(ticket_prefix: str, day: str, day_number: int | None) -> str:
-    """The human number of a new ticket: the street's day (Beijing date) and its running
-    number, e.g. JY-20261122-0042.
-
-    On PostgreSQL the facts statement has taken it (day_number), in a transaction of its own
-    committed at once, without waiting for its WAL flush (reads.autocommit_engine(durable=
-    False)): every submission of the street's day updates that one row, and a row lock held
-    until the submission commits (its WAL flush included) would make them all wait in line.
-    A ticket that uses the number commits later, durably, which flushes the WAL up to and
-    past the counter's commit: a crash can only lose numbers no ticket committed with. A
-    submission that fails after this (a text WeChat finds risky, a photo not the sender's)
-    leaves a gap in the day's numbers, as does a twin sent at the same moment as its key's
-    first submission (a later retry is replayed before a number is taken). SQLite has a
-    single writer anyway: there the counter is part of the submission's transaction.
-    """
+def _number(ticket_prefix: str, day: str) -> str:
+    """The human number of a new ticket (SQLite): the street's day (Beijing date) and its
+    running number, e.g. JY-20261122-0042, from the day's counter in the submission's
+    transaction (SQLite has one writer at a time). On PostgreSQL the submission's statement
+    takes it the same way (filing.routed_statement). A submission that fails after this (a
+    photo not the sender's) rolls the counter back with it."""
     scope = f"{ticket_prefix}-{day}"
-    if day_number is not None:
-        return f"{scope}-{day_number:04d}"
     for _ in range(3):
         value = db.session.execute(
             update(TicketCounter)
