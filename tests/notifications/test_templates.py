@@ -21,7 +21,7 @@ from webapp.extensions import db
 from webapp.notifications import outbox
 from webapp.notifications.models import OutboxMessage, OutboxState
 from webapp.notifications.subscriptions import add_consent
-from webapp.notifications.templates import TYPES, Unfittable, fit_value, render
+from webapp.notifications.templates import NUMBER_FITS_SQL, TYPES, Unfittable, fit_value, render
 from webapp.wechat import SUBSCRIBE_SEND_URL
 
 NOW = datetime(2026, 11, 22, 2, 5, tzinfo=timezone.utc)  # 2026年11月22日 10:05 in Shanghai
@@ -309,3 +309,13 @@ def test_the_demo_also_skips_an_unsendable_notice(app_ctx, monkeypatch):
     assert outbox.drain(now=NOW)["skipped"] == 1
     db.session.expire_all()
     assert "amount3" in db.session.get(OutboxMessage, message.id).last_error
+
+
+def test_the_sql_pattern_of_a_number_a_character_string_keeps(app_ctx):
+    """NUMBER_FITS_SQL (a PostgreSQL pattern, the same in Python's re here) matches exactly the
+    street prefixes whose ticket numbers a character_string keeps as they are."""
+    for code in [*range(0x20, 0x7F), 0xA0, 0x3000, 0x4E00, 0x5DE8, 0xFF21, 0x1F600]:
+        prefix = "J" + chr(code)
+        number = f"{prefix}-20261130-0001"
+        kept = fit_value("character_string", number) == number
+        assert kept == (re.fullmatch(NUMBER_FITS_SQL, prefix) is not None), repr(prefix)

@@ -13,6 +13,7 @@ from tests.factories import auth_headers, make_person, make_registry, submit
 from webapp.extensions import db
 from webapp.notifications.models import OutboxMessage
 from webapp.people.actors import Actor
+from webapp.people.models import Rider, RiderStatus
 from webapp.tickets import submission
 from webapp.tickets.models import IdempotencyRecord, Ticket, TicketEvent
 
@@ -103,7 +104,7 @@ DIFFERENT = {"id", "number", "contact_phone", "ticket_id"}
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     "case",
-    ["grid_worker", "department", "unrouted", "anonymous_wish", "own_grid"],
+    ["grid_worker", "department", "unrouted", "anonymous_wish", "own_grid", "rider", "duplicate"],
 )
 def test_one_statement_writes_the_rows_the_steps_write(registry, monkeypatch, case):
     monkeypatch.setattr(submission, "utcnow", lambda: NOW)
@@ -118,12 +119,21 @@ def test_one_statement_writes_the_rows_the_steps_write(registry, monkeypatch, ca
         kind, category, anonymous = "wish", "wish", True
     elif case == "own_grid":  # the grid's worker reports in their own grid: nobody is told
         reporter = registry.workers[0]
+    elif case == "rider":  # an active rider's report is counted as one
+        db.session.add(Rider(
+            person_id=reporter.id, community_id=registry.community.id, name="小李", platform="美团",
+            status=RiderStatus.ACTIVE,
+        ))
     db.session.commit()
     given = submission.Submission(
         code=registry.codes[building.id], kind=kind, category=category,
         description="楼道里有电动车充电，很危险", unit="1单元", anonymous=anonymous,
         contact_phone=None if anonymous else "13900002222",
     )
+    earlier = None
+    if case == "duplicate":  # an open report of the same category at the building, this day
+        earlier = submission.submit_ticket(Actor(person_id=reporter.id), given, "key-earlier").ticket.id
+        db.session.commit()
     written = []
     for way in ("one statement", "steps"):
         if way == "steps":  # what SQLite does, here on PostgreSQL
@@ -134,6 +144,8 @@ def test_one_statement_writes_the_rows_the_steps_write(registry, monkeypatch, ca
         written.append(_rows(filed.ticket.id))
         _forget(filed.ticket.id)
     (ticket, event, message), (ticket_2, event_2, message_2) = written
+    assert ticket["is_rider_report"] == (case == "rider")
+    assert ticket["duplicate_of_id"] == earlier
     assert {k: v for k, v in ticket.items() if k not in DIFFERENT} == {
         k: v for k, v in ticket_2.items() if k not in DIFFERENT
     }

@@ -40,8 +40,8 @@ from sqlalchemy.schema import DefaultClause
 from webapp.columns import UTCDateTime
 from webapp.extensions import db
 from webapp.notifications.models import OutboxMessage
-from webapp.reads import PreparedStatement, read_connection
 from webapp.notifications.templates import NUMBER_FITS_SQL
+from webapp.reads import PreparedStatement, read_connection
 from webapp.tickets import state_machine
 from webapp.tickets.models import IdempotencyRecord, Ticket, TicketCounter, TicketEvent
 
@@ -213,11 +213,11 @@ def _insert_from_json(
 
 # --- the submission on PostgreSQL: the facts, the routing and the rows in one statement ---
 
-NUMBER_TOKEN = "@@TICKET-NUMBER@@"  # the ticket's number in the notice's json, until the statement knows it
+NUMBER_MARK = "@@TICKET-NUMBER@@"  # the ticket's number in the notice's json, until the statement knows it
 UNROUTED = state_machine.UNROUTED_STATUS.value
 
 
-_ROUTED = "facts.route_assignee_id IS NOT NULL"
+_IS_ROUTED = "facts.route_assignee_id IS NOT NULL"
 # The ticket's columns routed_statement writes from the facts (over the CTEs facts, taken and
 # r, the json's row); the others come from the json. (The only ticket columns filing.py names.)
 ROUTED_TICKET_COLUMNS = {
@@ -230,8 +230,8 @@ ROUTED_TICKET_COLUMNS = {
     "duplicate_of_id": "CASE WHEN :is_wish THEN NULL ELSE facts.duplicate_id END",
     "is_rider_report": "(facts.is_rider AND NOT :is_wish)",
     "assignee_id": "facts.route_assignee_id",
-    "status": f"CASE WHEN {_ROUTED} THEN r.status ELSE '{UNROUTED}' END",
-    **{key: f"CASE WHEN {_ROUTED} THEN r.{key} END" for key in state_machine.CLOCK_COLUMNS},
+    "status": f"CASE WHEN {_IS_ROUTED} THEN r.status ELSE '{UNROUTED}' END",
+    **{key: f"CASE WHEN {_IS_ROUTED} THEN r.{key} END" for key in state_machine.CLOCK_COLUMNS},
 }
 
 
@@ -249,7 +249,7 @@ def routed_statement(facts, *, with_message: bool) -> PreparedStatement:
     for a ticket routed to nobody the queue's status with no clock (state_machine.
     UNROUTED_STATUS, CLOCK_COLUMNS); the event's rule, note and status; the notice's person
     (nobody is told about their own action: notices.assignee_notice) and its number, which
-    the json carries as NUMBER_TOKEN. A notice is only written this way when the number goes
+    the json carries as NUMBER_MARK. A notice is only written this way when the number goes
     into it unchanged (the caller checks the template; the statement checks the street's
     prefix: NUMBER_FITS_SQL): otherwise the statement writes nothing, claim_id None and
     number_fits false, and the caller writes the rows without the notice and the notice by
@@ -260,7 +260,7 @@ def routed_statement(facts, *, with_message: bool) -> PreparedStatement:
         for bind, name in compiled.bind_names.items()
         if re.search(rf":{name}\b", compiled.string)
     ]
-    routed = _ROUTED
+    routed = _IS_ROUTED
     fits = f"facts.ticket_prefix ~ '{NUMBER_FITS_SQL}'"
     ready = (
         "facts.revoked_at IS NULL AND facts.claimed_key IS NULL"
@@ -299,16 +299,13 @@ def routed_statement(facts, *, with_message: bool) -> PreparedStatement:
                 overrides={"person_id": "facts.route_assignee_id"},
                 where=f"{routed} AND (CAST(:event_actor_id AS text) IS NULL "
                 "OR facts.route_assignee_id <> :event_actor_id)",
-                json=f"replace(:message, '\"{NUMBER_TOKEN}\"', CAST(to_json(ticket.number) AS text))",
+                json=f"replace(:message, '\"{NUMBER_MARK}\"', CAST(to_json(ticket.number) AS text))",
             )
             + ")"
         )
     names = [*facts.selected_columns.keys(), "claim_id", "ticket_number", "number_fits"]
-    sql = (
-        "WITH " + ",\n".join(parts)  # nosec B608  # built above from the models' tables
-        + f"\nSELECT facts.*, (SELECT id FROM claim) AS claim_id, (SELECT number FROM ticket) AS ticket_number, "
-        f"{fits} AS number_fits FROM facts"
-    )
+    answer = "SELECT facts.*, (SELECT id FROM claim) AS claim_id, (SELECT number FROM ticket) AS ticket_number"
+    sql = "WITH " + ",\n".join(parts) + f"\n{answer}, {fits} AS number_fits FROM facts"
     statement = text(sql).bindparams(
         *binds, bindparam("k_created_at", type_=_records.c.created_at.type)
     ).columns(*(column(name) for name in names))

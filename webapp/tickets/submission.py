@@ -21,16 +21,15 @@ from webapp.columns import new_id, utcnow
 from webapp.errors import Invalid, WeChatError, WeChatUnavailable
 from webapp.extensions import db
 from webapp.keys import verification_keys
-from webapp.notifications import outbox
+from webapp.notifications import outbox, templates
 from webapp.people.actors import Actor
 from webapp.people.models import Person, Rider, RiderStatus
 from webapp.people.persons import assignee_label
-from webapp.notifications import templates
 from webapp.reads import PreparedStatement, among, read_connection, session_in_transaction
 from webapp.registry import scan
 from webapp.registry.models import Building, BuildingCode, TicketKind, Unit
 from webapp.tickets import notices, routing, wishes
-from webapp.tickets.filing import NUMBER_TOKEN, file_routed, file_ticket, routed_statement
+from webapp.tickets.filing import NUMBER_MARK, file_routed, file_ticket, routed_statement
 from webapp.tickets.models import OPEN_STATUSES, IdempotencyRecord, Ticket, TicketCounter, TicketEvent
 from webapp.tickets.photos import claim_photos
 from webapp.tickets.state_machine import ActionInput, open_ticket
@@ -312,7 +311,7 @@ def _message(ticket: Ticket, event: TicketEvent, category: scan.CategoryInfo, no
     )
     if not takes_number or "place" in fields.values():
         return None
-    ticket.number = NUMBER_TOKEN
+    ticket.number = NUMBER_MARK
     try:
         shown = outbox.ticket_values(ticket, now, category=category.name, place="")
     finally:
