@@ -137,12 +137,22 @@ class _NewRows:
                     delattr(obj, attr)
                 continue
             elif evaluates_none:  # NULL: left out, as None would be written as a JSON null
-                set_committed_value(obj, attr, None)
+                _set_loaded(obj, values, attr, None)
                 continue
             if attr not in values or values[attr] is not value:
-                set_committed_value(obj, attr, value)
+                _set_loaded(obj, values, attr, value)
             row[key] = value
         return row
+
+
+def _set_loaded(obj, values: dict, attr: str, value) -> None:
+    """`value` on the object as if loaded: an attribute never set goes into the instance's dict
+    (InstanceState.dict: no history to clear, no event), one set before through
+    set_committed_value, which forgets its change."""
+    if attr in values:
+        set_committed_value(obj, attr, value)
+    else:
+        values[attr] = value
 
 
 def _needs_context(fn) -> bool:
@@ -227,8 +237,8 @@ ROUTED_TICKET_COLUMNS = {
     ),
     **{key: f"facts.{key}" for key in ("building_id", "grid_id", "community_id", "street_id")},
     "unit_id": "CASE WHEN :unit = '' THEN NULL ELSE facts.unit_id END",
-    "duplicate_of_id": "CASE WHEN :is_wish THEN NULL ELSE facts.duplicate_id END",
-    "is_rider_report": "(facts.is_rider AND NOT :is_wish)",
+    "duplicate_of_id": "facts.duplicate_id",  # a report's only, as the facts read them
+    "is_rider_report": "facts.is_rider",
     "assignee_id": "facts.route_assignee_id",
     "status": f"CASE WHEN {_IS_ROUTED} THEN r.status ELSE '{UNROUTED}' END",
     **{key: f"CASE WHEN {_IS_ROUTED} THEN r.{key} END" for key in state_machine.CLOCK_COLUMNS},
@@ -346,8 +356,8 @@ def file_routed(
         "building_id": row.building_id, "grid_id": row.grid_id,
         "community_id": row.community_id, "street_id": row.street_id,
         "unit_id": row.unit_id if params["unit"] else None,
-        "duplicate_of_id": None if params["is_wish"] else row.duplicate_id,
-        "is_rider_report": bool(row.is_rider) and not params["is_wish"],
+        "duplicate_of_id": row.duplicate_id,
+        "is_rider_report": row.is_rider,
         "assignee_id": row.route_assignee_id,
     }
     if row.route_assignee_id is None:

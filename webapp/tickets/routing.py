@@ -149,6 +149,8 @@ def with_facts(query, place):
         .limit(1)
         .scalar_subquery()
     )
+    # Read for a wish only (bindparam("is_wish"), as decision_columns).
+    reader = case((bindparam("is_wish", type_=Boolean), reader), else_=null())
     return query.select_from(joined).add_columns(*columns, reader.label("wish_reader_id"))
 
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, literal_column, select, update
+from sqlalchemy import Boolean, bindparam, case, false, insert, literal_column, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.columns import new_id, utcnow
@@ -229,9 +229,8 @@ def _new_ticket(
         ticket.building_id, ticket.grid_id = place.building_id, place.grid_id
         ticket.community_id, ticket.street_id = place.community_id, place.street_id
         ticket.unit_id = row.unit_id if submission.unit else None
-        is_report = category.kind is TicketKind.REPORT
-        ticket.is_rider_report = bool(row.is_rider) and is_report
-        ticket.duplicate_of_id = row.duplicate_id if is_report else None
+        ticket.is_rider_report = bool(row.is_rider)  # a report's only, as the facts read them
+        ticket.duplicate_of_id = row.duplicate_id
     return ticket
 
 
@@ -354,25 +353,30 @@ _is_rider = (
 _reporter_openid = select(Person.openid).where(Person.id == bindparam("person_id")).scalar_subquery()
 
 
-def _facts_query(dialect_name: str):
+def _facts_query(dialect_name: str, *, openid: bool = True):
     """The facts of a submission, one row (none for an unknown code).
 
     A claim of the same Idempotency-Key, hashed with any key still accepted (webapp/keys.py
     verification_keys: the current one, or one of before a rotation), is read too: a retry
     of a submission already filed is replayed before anything is written or numbered. (A
     twin submitted at the same moment finds no claim here and is caught by the claim's
-    unique key.) Routing's decision is made here, over the facts (routing.decision_columns)."""
+    unique key.) Routing's decision is made here, over the facts (routing.decision_columns).
+    The duplicate and the rider are read for a report only; the reporter's openid (WeChat's
+    check of the text) unless `openid` is false."""
     claimed_key = (
         select(IdempotencyRecord.key_hash)
         .where(among(IdempotencyRecord.key_hash, dialect_name, "key_hashes"))
         .limit(1)
         .scalar_subquery()
     )
+    is_wish = bindparam("is_wish", type_=Boolean)
     facts = routing.with_facts(
         select(
-            *scan.PLACE_COLUMNS, _unit_id.label("unit_id"), _duplicate_id.label("duplicate_id"),
-            _is_rider.label("is_rider"), claimed_key.label("claimed_key"),
-            _reporter_openid.label("reporter_openid"),
+            *scan.PLACE_COLUMNS, _unit_id.label("unit_id"),
+            case((is_wish, null()), else_=_duplicate_id).label("duplicate_id"),
+            case((is_wish, false()), else_=_is_rider).label("is_rider"),
+            claimed_key.label("claimed_key"),
+            *([_reporter_openid.label("reporter_openid")] if openid else []),
         ),
         scan.PLACE_OF_CODE,
     ).where(BuildingCode.code == bindparam("code")).subquery("place_facts")
@@ -382,7 +386,7 @@ def _facts_query(dialect_name: str):
 _FACTS = {name: PreparedStatement(_facts_query(name)) for name in ("postgresql", "sqlite")}
 # PostgreSQL's one statement, with the assignee's notice and without (filing.routed_statement).
 _ROUTED = {
-    with_message: routed_statement(_facts_query("postgresql"), with_message=with_message)
+    with_message: routed_statement(_facts_query("postgresql", openid=False), with_message=with_message)
     for with_message in (True, False)
 }
 
