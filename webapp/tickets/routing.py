@@ -33,11 +33,7 @@ RULE_LABELS = {
 @dataclass(frozen=True)
 class RoutingDecision:
     assignee_id: str | None
-    rule: str
-
-    @property
-    def label(self) -> str:
-        return RULE_LABELS[self.rule]
+    rule: str  # one of RULE_LABELS; its label is the first event's note (route_note)
 
 
 # The rules of a report, in the order they are tried: the matrix wins (its person, else their
