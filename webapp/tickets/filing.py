@@ -270,7 +270,6 @@ def routed_statement(facts, *, with_message: bool) -> PreparedStatement:
         for bind, name in compiled.bind_names.items()
         if re.search(rf":{name}\b", compiled.string)
     ]
-    routed = _IS_ROUTED
     fits = f"facts.ticket_prefix ~ '{NUMBER_FITS_SQL}'"
     ready = (
         "facts.revoked_at IS NULL AND facts.claimed_key IS NULL"
@@ -280,7 +279,7 @@ def routed_statement(facts, *, with_message: bool) -> PreparedStatement:
     event_overrides = {
         "rule": "facts.route_rule",
         "note": "facts.route_note",
-        "to_status": f"CASE WHEN {routed} THEN r.to_status ELSE '{UNROUTED}' END",
+        "to_status": f"CASE WHEN {_IS_ROUTED} THEN r.to_status ELSE '{UNROUTED}' END",
         "ticket_id": "ticket.id",
     }
     tickets, events = TICKET_ROWS, EVENT_ROWS
@@ -307,7 +306,7 @@ def routed_statement(facts, *, with_message: bool) -> PreparedStatement:
             + _insert_from_json(
                 _messages, _MESSAGE_COLUMNS, "message", "ticket, facts",
                 overrides={"person_id": "facts.route_assignee_id"},
-                where=f"{routed} AND (CAST(:event_actor_id AS text) IS NULL "
+                where=f"{_IS_ROUTED} AND (CAST(:event_actor_id AS text) IS NULL "
                 "OR facts.route_assignee_id <> :event_actor_id)",
                 json=f"replace(:message, '\"{NUMBER_MARK}\"', CAST(to_json(ticket.number) AS text))",
             )

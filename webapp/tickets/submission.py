@@ -310,12 +310,9 @@ def _message(ticket: Ticket, event: TicketEvent, category: scan.CategoryInfo, no
     )
     if not takes_number or "place" in fields.values():
         return None
-    ticket.number = NUMBER_MARK
-    try:
-        shown = outbox.ticket_values(ticket, now, category=category.name, place="")
-    finally:
-        ticket.number = None
-    return outbox.message_row(_SOMEONE, kind, {**shown, "note": note}, ticket.id, now)
+    shown = outbox.ticket_values(ticket, now, category=category.name, place="")
+    values = {**shown, "number": NUMBER_MARK, "note": note}
+    return outbox.message_row(_SOMEONE, kind, values, ticket.id, now)
 
 
 _tickets = Ticket.__table__
