@@ -27,10 +27,16 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from flask_smorest import Api
 
     from webapp import tables  # noqa: F401 - registers every feature's tables
-    from webapp.extensions import db, end_reads_with_commit, migrate, render_migration_item
+    from webapp.extensions import (
+        db,
+        end_reads_with_commit,
+        end_sessions_on_lost_connections,
+        migrate,
+        render_migration_item,
+    )
 
     db.init_app(app)
-    end_reads_with_commit(app)
+    end_sessions_on_lost_connections(app)
     migrate.init_app(
         app,
         db,
@@ -77,6 +83,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     limit_console(console_bp)
     init_limits(app)
+    # Registered last so it runs first after the view: a response it replaces (a 503 when the
+    # database is lost at the read's COMMIT) still passes every other hook (security headers).
+    end_reads_with_commit(app)
 
     from webapp.cli import register_cli
 

@@ -5,7 +5,7 @@ people (zh-CN), the code for programs.
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
@@ -184,7 +184,7 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         original = getattr(error, "original_exception", None)  # raised after the view (a commit)
         if status == 500 and original is not None and is_database_unavailable(original):
-            return database_unavailable(original)
+            return database_unavailable_response(original)
         code, message = HTTP_MESSAGES.get(status, ("http_error", error.name))
         errors = None
         data = getattr(error, "data", None)  # webargs/flask-smorest validation details
@@ -206,33 +206,38 @@ def register_error_handlers(app: Flask) -> None:
         code, message = HTTP_MESSAGES[429]
         return _respond(429, code, message, headers={"Retry-After": str(retry_after_seconds())})
 
-    def database_unavailable(error: Exception):
-        app.logger.warning(
-            "database unavailable on %s %s: %s", request.method, request.path, _first_line(error)
-        )
-        _discard_session(empty_pool=_connection_lost(error))
-        unavailable = DatabaseUnavailable()
-        retry_after = str(int(app.config.get("DB_UNAVAILABLE_RETRY_AFTER") or 5))
-        return _respond(unavailable.status, unavailable.code, unavailable.message,
-                        headers={"Retry-After": retry_after})
-
     for error_class in (OperationalError, InterfaceError, PoolTimeout, *_driver_unavailable_errors()):
-        app.register_error_handler(error_class, database_unavailable)
+        app.register_error_handler(error_class, database_unavailable_response)
 
     @app.errorhandler(DBAPIError)
     def handle_database_error(error: DBAPIError):
         if error.connection_invalidated:  # the connection was lost under the statement
-            return database_unavailable(error)
+            return database_unavailable_response(error)
         return handle_unexpected(error)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         original = getattr(error, "original_exception", None)  # raised after the view (a commit)
         if original is not None and is_database_unavailable(original):
-            return database_unavailable(original)
+            return database_unavailable_response(original)
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         code, message = HTTP_MESSAGES[500]
         return _respond(500, code, message)
+
+
+def database_unavailable_response(error: Exception):
+    """The door's 503 with Retry-After for a database that cannot be reached now (the API's
+    error shape, or the Chinese page); the session's connection given back, and the pool
+    emptied when the connection itself was lost."""
+    app = current_app
+    app.logger.warning(
+        "database unavailable on %s %s: %s", request.method, request.path, _first_line(error)
+    )
+    _discard_session(empty_pool=_connection_lost(error))
+    unavailable = DatabaseUnavailable()
+    retry_after = str(int(app.config.get("DB_UNAVAILABLE_RETRY_AFTER") or 5))
+    return _respond(unavailable.status, unavailable.code, unavailable.message,
+                    headers={"Retry-After": retry_after})
 
 
 def _driver_unavailable_errors() -> tuple[type[Exception], ...]:
@@ -269,6 +274,14 @@ def _connection_lost(error: BaseException) -> bool:
     # None: no server answer at all (refused, closed); 08: connection exception; 57P: the
     # server shut down or cannot accept connections now.
     return sqlstate is None or sqlstate.startswith(("08", "57P"))
+
+
+def discard_lost_session(error: BaseException) -> None:
+    """The session's ROLLBACK at a request's end failed because the database was lost
+    (SQLAlchemy has dropped a connection it saw broken, and the failed ROLLBACK ended the
+    transaction): nothing to answer, only the pool to empty when the server itself is gone."""
+    current_app.logger.warning("database lost at a request's end: %s", _first_line(error))
+    _discard_session(empty_pool=_connection_lost(error))
 
 
 def _discard_session(*, empty_pool: bool) -> None:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from tests.conftest import IN_CI
 from tests.factories import make_registry
+from tests.webapp.threads import in_own_thread
 from webapp.config import ProductionConfig
 from webapp.extensions import db
 
@@ -239,15 +240,6 @@ class _Load:
         return threads
 
 
-def _in_thread(call):
-    """call() in a new thread (with no app context of its own yet); its result."""
-    result = []
-    thread = threading.Thread(target=lambda: result.append(call()))
-    thread.start()
-    thread.join(timeout=60)
-    return result[0]
-
-
 UP_STATUSES = {
     # console: a wrong password's 401, or the sign-in's per-address limit once enough failed.
     "scan": {200}, "phone": {200}, "console": {401, 429}, "console_page": {200}, "submit": {200, 201},
@@ -282,9 +274,9 @@ def test_a_restart_under_load_is_503_then_heals_by_itself(cluster, outage_app):
     # In threads of their own: this thread's requests would share the fixture's app context,
     # its g, and so the CSRF token and flask-login's user, between clients.
     console, staff = outage_app.test_client(), outage_app.test_client()
-    login_page = _in_thread(lambda: console.get("/console/login").get_data(as_text=True))
+    login_page = in_own_thread(lambda: console.get("/console/login").get_data(as_text=True))
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_page).group(1)
-    signed_in = _in_thread(lambda: sign_in(staff, staff_code))
+    signed_in = in_own_thread(lambda: sign_in(staff, staff_code))
     assert signed_in.status_code in (302, 303)
 
     load = _Load(outage_app, code, resident, console, csrf, staff)
@@ -363,7 +355,7 @@ def test_a_dead_connection_met_by_a_rate_limit_key_is_503_not_500(cluster, outag
     db.session.remove()
     client = outage_app.test_client()
     if door == "console_page":
-        assert _in_thread(lambda: sign_in(client, staff_code)).status_code in (302, 303)
+        assert in_own_thread(lambda: sign_in(client, staff_code)).status_code in (302, 303)
 
     def send():
         if door == "console_page":
@@ -374,11 +366,11 @@ def test_a_dead_connection_met_by_a_rate_limit_key_is_503_not_500(cluster, outag
                   "description": "楼道灯坏了，晚上很黑"},
         )
 
-    assert _in_thread(send).status_code in (200, 201)  # the pool holds a live connection
+    assert in_own_thread(send).status_code in (200, 201)  # the pool holds a live connection
     cluster.stop()
     cluster.start()
-    first = _in_thread(send)
+    first = in_own_thread(send)
     assert first.status_code in (200, 201, 503), first.get_data(as_text=True)[:300]
     if first.status_code == 503:
         _assert_unavailable("submit" if door == "submit" else "console_page", first)
-    assert _in_thread(send).status_code in (200, 201)
+    assert in_own_thread(send).status_code in (200, 201)
