@@ -59,10 +59,10 @@ def end_reads_with_commit(app) -> None:
 
 def end_sessions_on_lost_connections(app) -> None:
     """End each request's transaction before Flask-SQLAlchemy's teardown closes the session
-    (registered later, this runs first), so a connection the server dropped under that
-    ROLLBACK is thrown away instead of raised: the response, already made, stands (a raise
-    there reaches gunicorn, which answers 500 in its place). The pool is emptied too, as the
-    503 does, when the server itself is gone."""
+    (registered later, this runs first), so that a database lost under that ROLLBACK is
+    logged instead of raised: the response, already made, stands (a raise there reaches
+    gunicorn, which answers 500 in its place). SQLAlchemy drops a connection it sees broken;
+    the pool is emptied too, as the 503 does, when the server itself is gone."""
     from webapp.errors import discard_lost_session, is_database_unavailable
 
     @app.teardown_appcontext
