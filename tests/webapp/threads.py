@@ -8,8 +8,9 @@ from __future__ import annotations
 import threading
 
 
-def in_own_thread(call):
-    """call() in a new thread; its result (its exception, raised here)."""
+def in_own_thread(call, limit: float = 60):
+    """call() in a new thread; its result (its exception, raised here). A call still running
+    after `limit` seconds fails the test."""
     outcome: dict = {}
 
     def run():
@@ -18,9 +19,10 @@ def in_own_thread(call):
         except BaseException as error:  # noqa: BLE001 - handed to the caller
             outcome["error"] = error
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    thread.join(timeout=60)
+    thread.join(timeout=limit)
+    assert not thread.is_alive(), f"the request did not end within {limit} s"
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
