@@ -8,10 +8,12 @@ Default shape: 1 street, 15 communities, 105 grids, ~5,000 buildings with 1-6 un
 12 categories (10 reports, 2 wishes) over 4 departments, one grid worker per grid, one
 professional per department owning that department's categories in every grid (the matrix),
 one active code per building plus some revoked old codes, and a few thousand tickets: open
-reports, closed reports and wishes, spread unevenly over the buildings.
+reports, closed reports and wishes, spread unevenly over the buildings, each with the
+idempotency record its submission left.
 """
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -290,6 +292,16 @@ def build(shape: Shape | None = None) -> Built:
         tickets.append(ticket("wish", rng.choice(OPEN + ("closed",)), rng.choice(wish_cats)))
     for start in range(0, len(tickets), 2000):
         insert("tickets", tickets[start : start + 2000])
+    # Every ticket filed through the API keeps its Idempotency-Key's claim until the privacy
+    # purge removes the ticket's personal fields: a database in use has as many as it has
+    # tickets, and the submission's check of an earlier claim is planned on them.
+    records = [
+        {"id": i, "key_hash": hashlib.sha256(t["id"].encode()).hexdigest(), "fingerprint": "0" * 64,
+         "ticket_id": t["id"], "created_at": t["created_at"]}
+        for i, t in enumerate(tickets, start=1)
+    ]
+    for start in range(0, len(records), 2000):
+        insert("idempotency_records", records[start : start + 2000])
     db.session.commit()
 
     if db.engine.dialect.name == "postgresql":

@@ -226,7 +226,13 @@ _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def _proc_stats():
-    """(pid, comm, process group, utime + stime in seconds) of every process, from /proc."""
+    """(pid, comm, process group, CPU seconds) of every process, from /proc: its own utime +
+    stime and those of its children it has reaped (cutime + cstime). A process that ends
+    between two snapshots takes its own CPU time out of /proc; once its parent has waited for
+    it, that time is in the parent's cutime + cstime: a PostgreSQL backend closed mid-round (a
+    pool's overflow connection) stays counted in the postmaster's, a gunicorn worker replaced
+    mid-round in the master's (without them such a round's CPU came out too low, even below
+    zero)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -236,8 +242,8 @@ def _proc_stats():
             continue  # it ended
         comm = raw[raw.index("(") + 1:raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2:].split()
-        # fields[0] is field 3 (state): pgrp is field 5, utime 14, stime 15
-        yield int(entry.name), comm, int(fields[2]), (int(fields[11]) + int(fields[12])) / _TICKS
+        # fields[0] is field 3 (state): pgrp is field 5, utime 14, stime 15, cutime 16, cstime 17
+        yield int(entry.name), comm, int(fields[2]), sum(int(f) for f in fields[11:15]) / _TICKS
 
 
 @dataclass
