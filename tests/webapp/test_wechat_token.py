@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
+from tests.webapp.threads import in_own_thread
 from webapp import create_app
 from webapp.config import ProductionConfig
 from webapp.errors import WeChatUnavailable
@@ -226,27 +227,18 @@ def silent_server():
         conn.close()
 
 
-def _call_in_thread(call, limit: float = 20):
-    """Run call() in a thread; assert it returns within `limit` seconds; its exception."""
-    outcome: dict = {}
-
-    def run():
-        try:
-            outcome["result"] = call()
-        except Exception as error:  # noqa: BLE001 - reported by the test
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout=limit)
-    assert not thread.is_alive(), "the WeChat call hung on Redis"
-    return outcome.get("error")
+def _error_in_thread(call):
+    """The exception call() raises in a thread of its own (within 20 s: a call hung on Redis
+    fails the test)."""
+    with pytest.raises(Exception) as caught:
+        in_own_thread(call, limit=20)
+    return caught.value
 
 
 def test_a_redis_that_is_down_makes_the_call_wechat_unavailable(mocked):
     url = f"redis://127.0.0.1:{_closed_port()}/0"
     gateway = WeChatGateway.from_config(_config(url, timeout=1))
-    error = _call_in_thread(lambda: gateway.check_text("o-1", "内容"))
+    error = _error_in_thread(lambda: gateway.check_text("o-1", "内容"))
     assert isinstance(error, WeChatUnavailable) and error.status == 503
     assert "微信" in error.message
     assert mocked.tokens.bodies == []  # no token fetched around the shared cache
@@ -255,7 +247,7 @@ def test_a_redis_that_is_down_makes_the_call_wechat_unavailable(mocked):
 def test_a_hung_redis_makes_the_call_wechat_unavailable(mocked, silent_server):
     url = f"redis://127.0.0.1:{silent_server}/0"
     gateway = WeChatGateway.from_config(_config(url, timeout=1))
-    error = _call_in_thread(lambda: gateway.check_text("o-1", "内容"))
+    error = _error_in_thread(lambda: gateway.check_text("o-1", "内容"))
     assert isinstance(error, WeChatUnavailable) and error.status == 503
     assert mocked.tokens.bodies == []
 

@@ -22,7 +22,7 @@ def in_own_thread(call, limit: float = 60):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(timeout=limit)
-    assert not thread.is_alive(), f"the request did not end within {limit} s"
+    assert not thread.is_alive(), f"the call did not end within {limit} s"
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
