@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import socket
 
 import pytest
 import requests
@@ -14,6 +13,7 @@ from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 
 from tests.factories import auth_headers, jpeg_bytes, make_registry, submit, upload_photo
+from tests.ports import free_port
 from webapp.extensions import db
 from webapp.people.models import Person
 from webapp.photo_store import LocalPhotoStore, S3PhotoStore, key_of, s3_client
@@ -22,12 +22,6 @@ from webapp.tickets.models import Photo
 
 BUCKET = "gridreport-photos"
 PREFIX = "photos/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def s3_settings(endpoint: str) -> dict:

@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_person, make_registry, session_headers
+from tests.ports import free_port
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,12 +37,6 @@ CLIENTS = 8
 REPORTS_PER_CLIENT = 20
 RETRY_ATTEMPTS = 20
 pytestmark = pytest.mark.postgres
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _children(pid: int) -> set[int]:
@@ -63,7 +57,7 @@ def _children(pid: int) -> set[int]:
 
 class Gunicorn:
     def __init__(self, database_url: str, upload_dir: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         settings = {"SQLALCHEMY_DATABASE_URI": database_url, "UPLOAD_DIR": upload_dir}
         env = {**os.environ, "FAULTS_APP_SETTINGS": json.dumps(settings), "PYTHONPATH": str(ROOT)}
         env.pop("REDIS_URL", None)

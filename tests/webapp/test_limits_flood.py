@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import make_registry
+from tests.ports import free_port
 from webapp.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,12 +36,6 @@ OTHER_ADDRESS = "203.0.113.20"
 # minute.
 OTHER_FIRST_SCANS, OTHER_FIRST_INTERVAL = 20, 0.2
 OTHER_INTERVAL = 0.6
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(conn: http.client.HTTPConnection, path: str, address: str) -> int:
@@ -89,7 +84,7 @@ def _flood(port: int, path: str, count: int, deadline: float, results) -> None:
 
 @pytest.fixture
 def server(database_url, tmp_path, app_ctx):
-    port = _free_port()
+    port = free_port()
     settings = {
         "SQLALCHEMY_DATABASE_URI": database_url,
         "UPLOAD_DIR": str(tmp_path),

@@ -14,7 +14,6 @@ import glob
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -26,6 +25,7 @@ import sqlalchemy as sa
 
 from tests.conftest import IN_CI
 from tests.factories import make_registry
+from tests.ports import free_port
 from tests.webapp.threads import in_own_thread
 from webapp.config import ProductionConfig
 from webapp.extensions import db
@@ -41,18 +41,12 @@ def _bindir() -> str | None:
     return os.path.dirname(initdb) if initdb else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PrivateCluster:
     """One PostgreSQL cluster of the test's own: initdb, start, stop, start again."""
 
     def __init__(self, bindir: str) -> None:
         self.bindir = bindir
-        self.port = _free_port()
+        self.port = free_port()
         self.root = tempfile.mkdtemp(prefix="gridreport-pg-")
         self.data = os.path.join(self.root, "data")
         # initdb refuses to run as root: run the server as the postgres user then.

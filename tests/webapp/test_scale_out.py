@@ -33,6 +33,7 @@ import requests
 from sqlalchemy import select
 
 from tests.factories import jpeg_bytes, make_person, make_registry
+from tests.ports import free_port
 from tests.tickets.test_photo_store import BUCKET, PREFIX, s3_settings, start_moto
 from webapp.extensions import db
 from webapp.notifications import outbox
@@ -49,12 +50,6 @@ SEND_SECONDS = 0.05  # WeChat's answer time per message: long enough for both dr
 SCAN_LIMIT = 5
 ADDRESS = "198.51.100.23"
 OTHER_ADDRESS = "203.0.113.77"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class FakeWeChat(ThreadingHTTPServer):
